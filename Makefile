@@ -1,0 +1,83 @@
+# Pliant build. `make` builds the runtime library, tools and extensions;
+# `make test` runs the whole test suite (ASan+UBSan build, plus the
+# concurrency test under TSan); `make bench` runs the benchmarks.
+
+CC      ?= cc
+CLANG   ?= clang
+BUILD   ?= build
+SHARED  ?= ../shared
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
+CSTD    := -std=c11 -D_GNU_SOURCE
+INC     := -Iruntime/include -Iruntime/src -Iruntime/tools
+OPT     ?= -O2 -g
+CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -fPIC -fno-strict-aliasing
+# liburcu is linked statically so its thread-local reader state is reached
+# with a plain %fs-relative access (no __tls_get_addr on the hot path).
+LIBS    := -Wl,-Bstatic -lurcu-memb -lurcu-common -Wl,-Bdynamic -lbpf -lelf -lz -lpthread
+
+SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+SAN_TSAN := -fsanitize=thread -DPL_TSAN
+
+RUNTIME_SRC := $(wildcard runtime/src/*.c)
+TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c
+TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%.o,$(wildcard tests/progs/*.c))
+EXT_SRC     := $(wildcard extensions/*.bpf.c)
+EXT_OBJS    := $(patsubst extensions/%.bpf.c,$(BUILD)/extensions/%.bpf.o,$(EXT_SRC))
+BPF_CFLAGS  := -O2 -g -target bpf -Isdk/include -Wall -Werror
+
+rel_obj  = $(patsubst %.c,$(BUILD)/rel/%.o,$(1))
+asan_obj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
+tsan_obj = $(patsubst %.c,$(BUILD)/tsan/%.o,$(1))
+
+.PHONY: all test bench clean demo fuzz
+all: $(BUILD)/libpliant.a $(BUILD)/libpliant.so $(BUILD)/pliant-run $(BUILD)/pliant-demo $(EXT_OBJS) $(TEST_PROGS)
+
+$(BUILD)/rel/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) $(OPT) -MMD -MP -c $< -o $@
+$(BUILD)/asan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 -g $(SAN_ASAN) -MMD -MP -c $< -o $@
+$(BUILD)/tsan/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -O1 -g $(SAN_TSAN) -MMD -MP -c $< -o $@
+
+$(BUILD)/libpliant.a: $(call rel_obj,$(RUNTIME_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/libpliant.so: $(call rel_obj,$(RUNTIME_SRC))
+	$(CC) -shared -o $@ $^ $(LIBS)
+
+$(BUILD)/pliant-run: $(call rel_obj,runtime/tools/pliant-run.c runtime/tools/conformance_env.c) $(BUILD)/libpliant.a
+	$(CC) -o $@ $^ $(LIBS)
+$(BUILD)/pliant-demo: $(call rel_obj,runtime/tools/pliant-demo.c) $(BUILD)/libpliant.a
+	$(CC) -o $@ $^ $(LIBS)
+
+$(BUILD)/progs/%.o: tests/progs/%.c $(wildcard sdk/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/extensions/%.bpf.o: extensions/%.bpf.c $(wildcard sdk/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+# Test binaries: everything in tests/*.c except the TSan-only concurrency
+# driver goes into the sanitizer build.
+$(BUILD)/asan/run_tests: $(call asan_obj,$(RUNTIME_SRC) $(TEST_SRC))
+	$(CC) $(SAN_ASAN) -o $@ $^ $(LIBS)
+$(BUILD)/tsan/run_tests: $(call tsan_obj,$(RUNTIME_SRC) $(TEST_SRC))
+	$(CC) $(SAN_TSAN) -o $@ $^ $(LIBS)
+
+test: $(BUILD)/asan/run_tests $(BUILD)/tsan/run_tests $(BUILD)/pliant-run $(TEST_PROGS) $(EXT_OBJS)
+	@PLIANT_SHARED=$(SHARED) PLIANT_BUILD=$(BUILD) tests/run-all.sh
+
+bench: all
+	@$(MAKE) -s -f bench/bench.mk BUILD=$(BUILD)
+
+demo: all
+	$(BUILD)/pliant-demo $(BUILD)/extensions
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,369 @@
+/*
+ * libpliant — an embeddable eBPF runtime for replaceable in-process policies.
+ *
+ * A host (a DBMS, or anything else) creates a runtime, registers the helper
+ * functions and hookpoints it offers, loads extension programs (raw
+ * instructions or clang-compiled ELF objects), and attaches them to hooks.
+ * Attach, replace and detach are atomic while other threads invoke the hook:
+ * a caller sees the old or the new program, never a freed one.
+ *
+ * Error convention: every function that can fail returns 0 on success or a
+ * negative pl_status, and fills an optional pl_error with a message a person
+ * can act on (for program errors: the instruction index).
+ *
+ * Threads that invoke hooks or run programs are registered with the
+ * runtime's read-side protocol automatically on first use and unregistered
+ * when they exit; pl_thread_register() may be called up front to keep that
+ * first-use cost out of a latency-sensitive path.
+ *
+ * This header is the runtime's whole public API; it includes nothing from
+ * any DBMS.
+ */
+#ifndef PLIANT_H
+#define PLIANT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum pl_status {
+    PL_OK = 0,
+    PL_EINVAL = -1,   /* a bad argument from the host */
+    PL_ENOMEM = -2,   /* out of memory */
+    PL_EPROG = -3,    /* the program is malformed (decoding, structure) */
+    PL_EELF = -4,     /* the object file is malformed or unsupported */
+    PL_EVERIFY = -5,  /* the program was rejected as unsafe */
+    PL_ENOENT = -6,   /* no such hook, helper, map, section or key */
+    PL_EEXIST = -7,   /* already exists */
+    PL_EHOOK = -8,    /* the program does not fit the hook's contract */
+    PL_EMAP = -9,     /* map definition invalid or incompatible */
+    PL_EJIT = -10,    /* JIT compilation failed */
+    PL_EFAULT = -11,  /* the program faulted while running */
+    PL_E2BIG = -12,   /* a size limit was exceeded (map full, program too large) */
+    PL_EIO = -13,     /* reading a file failed */
+} pl_status;
+
+#define PL_ERROR_MSG_MAX 512
+
+typedef struct pl_error {
+    int code;                    /* a pl_status */
+    int insn;                    /* offending instruction index, or -1 */
+    char msg[PL_ERROR_MSG_MAX];  /* what went wrong and, where known, how to fix it */
+} pl_error;
+
+/* A short name for a status code ("invalid program", ...). */
+const char *pl_strerror(int code);
+
+/* ----------------------------------------------------------- instructions */
+
+/* One eBPF instruction, RFC 9669 layout (lddw occupies two). */
+struct pl_insn {
+    uint8_t code;
+    uint8_t dst : 4;
+    uint8_t src : 4;
+    int16_t off;
+    int32_t imm;
+};
+
+/* ---------------------------------------------------------------- runtime */
+
+typedef struct pl_runtime pl_runtime;
+typedef struct pl_prog pl_prog;
+typedef struct pl_map pl_map;
+typedef struct pl_object pl_object;
+typedef struct pl_hook pl_hook;
+
+enum pl_log_level { PL_LOG_DEBUG, PL_LOG_INFO, PL_LOG_WARN, PL_LOG_ERROR };
+typedef void (*pl_log_fn)(void *user, int level, const char *msg);
+
+/* Runtime creation flags. */
+enum {
+    /* Do not register the standard helpers (map access, time, trace_printk,
+     * ...). Used by hosts that define their own helper id space, such as the
+     * conformance runner. */
+    PL_RUNTIME_NO_STD_HELPERS = 1u << 0,
+};
+
+struct pl_runtime_opts {
+    unsigned flags;
+    pl_log_fn log;   /* receives trace_printk output and runtime events; NULL: stderr */
+    void *log_user;
+};
+
+int pl_runtime_new(const struct pl_runtime_opts *opts, pl_runtime **out, pl_error *err);
+/* Frees the runtime. Every hook is detached and every program and map it
+ * owns is released once no thread can still be running it. */
+void pl_runtime_free(pl_runtime *rt);
+
+/* Explicit thread registration (optional, see top of file). */
+void pl_thread_register(void);
+void pl_thread_unregister(void);
+
+/* ---------------------------------------------------------------- helpers */
+
+/* Argument kinds, used by the verifier to check helper calls. */
+enum pl_arg_kind {
+    PL_ARG_NONE = 0,      /* argument unused */
+    PL_ARG_SCALAR,        /* any initialised scalar */
+    PL_ARG_MAP,           /* a map reference (lddw of a map) */
+    PL_ARG_MAP_KEY,       /* pointer to initialised memory of the map's key size */
+    PL_ARG_MAP_VALUE,     /* pointer to initialised memory of the map's value size */
+    PL_ARG_MEM,           /* pointer to initialised memory; next argument is its size */
+    PL_ARG_MEM_UNINIT,    /* pointer to writable memory; next argument is its size */
+    PL_ARG_MEM_SIZE,      /* constant size of the preceding memory argument */
+    PL_ARG_CTX,           /* the hook's context pointer */
+    PL_ARG_HANDLE,        /* an opaque host handle from a context field or helper */
+    PL_ARG_STR,           /* pointer to a NUL-terminated string in readable memory */
+};
+
+enum pl_ret_kind {
+    PL_RET_SCALAR = 0,
+    PL_RET_VOID,
+    PL_RET_MAP_VALUE_OR_NULL, /* pointer into the value of the PL_ARG_MAP argument */
+    PL_RET_MEM_OR_NULL,       /* pointer to ret_size bytes of readable memory */
+    PL_RET_HANDLE,            /* opaque host handle */
+};
+
+enum {
+    /* When the helper returns 0 the program stops at once with r0 = 0. */
+    PL_HELPER_UNWIND_ON_ZERO = 1u << 0,
+};
+
+typedef uint64_t (*pl_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3, uint64_t r4, uint64_t r5);
+
+#define PL_HELPER_ID_MAX 1024 /* helper ids are in [0, PL_HELPER_ID_MAX) */
+
+struct pl_helper_spec {
+    uint32_t id;         /* id used by `call imm` (kernel ids where the kernel has one) */
+    const char *name;    /* name used by `extern` declarations in ELF objects */
+    pl_helper_fn fn;
+    uint8_t args[5];     /* enum pl_arg_kind for r1..r5 */
+    uint8_t ret;         /* enum pl_ret_kind */
+    uint32_t ret_size;   /* for PL_RET_MEM_OR_NULL */
+    uint32_t flags;      /* PL_HELPER_* */
+};
+
+/* Registers a helper. Fails with PL_EEXIST when the id or name is taken. */
+int pl_helper_register(pl_runtime *rt, const struct pl_helper_spec *spec, pl_error *err);
+const struct pl_helper_spec *pl_helper_find(const pl_runtime *rt, uint32_t id);
+const struct pl_helper_spec *pl_helper_find_by_name(const pl_runtime *rt, const char *name);
+
+/* Ids of the standard helpers (kernel ids). */
+enum pl_std_helper {
+    PL_HELPER_MAP_LOOKUP_ELEM = 1,
+    PL_HELPER_MAP_UPDATE_ELEM = 2,
+    PL_HELPER_MAP_DELETE_ELEM = 3,
+    PL_HELPER_KTIME_GET_NS = 5,
+    PL_HELPER_TRACE_PRINTK = 6,
+    PL_HELPER_GET_PRANDOM_U32 = 7,
+    PL_HELPER_GET_SMP_PROCESSOR_ID = 8,
+    PL_HELPER_KTIME_GET_COARSE_NS = 160,
+    PL_HELPER_RINGBUF_OUTPUT = 130,
+};
+
+/* ------------------------------------------------------------------- maps */
+
+/* Map types use the kernel's numbering so BTF map definitions work as is. */
+enum pl_map_type {
+    PL_MAP_HASH = 1,
+    PL_MAP_ARRAY = 2,
+    PL_MAP_PERTHREAD_ARRAY = 6, /* BPF_MAP_TYPE_PERCPU_ARRAY: one slot per thread */
+    PL_MAP_LRU_HASH = 9,
+    PL_MAP_RINGBUF = 27,
+};
+
+struct pl_map_spec {
+    const char *name;
+    uint32_t type;         /* enum pl_map_type */
+    uint32_t key_size;     /* 4 for arrays, 0 for ring buffers */
+    uint32_t value_size;   /* 0 for ring buffers */
+    uint32_t max_entries;  /* ring buffers: byte size, a power of two multiple of 4096 */
+    uint32_t flags;
+};
+
+/* Update flags (kernel values). */
+enum { PL_MAP_ANY = 0, PL_MAP_NOEXIST = 1, PL_MAP_EXIST = 2 };
+
+#define PL_MAX_THREADS 256 /* threads that can hold a per-thread map slot at once */
+
+int pl_map_create(pl_runtime *rt, const struct pl_map_spec *spec, pl_map **out, pl_error *err);
+void pl_map_get(pl_map *map);  /* take a reference */
+void pl_map_put(pl_map *map);  /* drop a reference; freed after a grace period */
+const struct pl_map_spec *pl_map_info(const pl_map *map);
+/* Copies the value for key into value. Per-thread arrays copy PL_MAX_THREADS
+ * values, one per thread slot. Returns PL_ENOENT when absent. */
+int pl_map_lookup(pl_map *map, const void *key, void *value);
+int pl_map_update(pl_map *map, const void *key, const void *value, uint64_t flags);
+int pl_map_delete(pl_map *map, const void *key);
+/* Iteration in the kernel's style: key NULL gives the first key; PL_ENOENT
+ * after the last. Concurrent updates may be missed or seen, never crash. */
+int pl_map_next_key(pl_map *map, const void *key, void *next_key);
+/* Number of live entries (arrays: max_entries). */
+uint32_t pl_map_count(pl_map *map);
+/* Ring buffers: calls fn for each committed record, oldest first, and
+ * returns how many were consumed (or a negative pl_status). */
+typedef int (*pl_ringbuf_fn)(void *user, const void *data, uint32_t size);
+int pl_ringbuf_consume(pl_map *map, pl_ringbuf_fn fn, void *user);
+
+/* --------------------------------------------------------------- programs */
+
+/* Program load flags. */
+enum {
+    PL_LOAD_NO_JIT = 1u << 0,        /* run in the interpreter only */
+    PL_LOAD_BLIND_CONSTANTS = 1u << 1, /* JIT: blind immediates against JIT spraying */
+    PL_LOAD_NO_VERIFY = 1u << 2,      /* conformance tooling only: structural checks only */
+};
+
+struct pl_prog_opts {
+    const char *name;
+    unsigned flags;             /* PL_LOAD_* */
+    /* Maps that `lddw` pseudo instructions (src 1/2/5/6) refer to by index. */
+    pl_map *const *maps;
+    uint32_t nmaps;
+    /* The hook the program is written for; NULL when it is run directly. */
+    const pl_hook *hook;
+};
+
+/* Loads raw instructions: decodes them strictly, checks the structure
+ * (jump and call targets, lddw pairs, no fall-through past the end, no
+ * recursion), resolves map references and JIT-compiles unless disabled. */
+int pl_prog_load(pl_runtime *rt, const struct pl_insn *insns, uint32_t ninsns,
+                 const struct pl_prog_opts *opts, pl_prog **out, pl_error *err);
+void pl_prog_get(pl_prog *prog);
+void pl_prog_put(pl_prog *prog);
+const char *pl_prog_name(const pl_prog *prog);
+uint32_t pl_prog_insn_count(const pl_prog *prog);
+bool pl_prog_is_jitted(const pl_prog *prog);
+/* The maps the program references (borrowed). */
+uint32_t pl_prog_map_count(const pl_prog *prog);
+pl_map *pl_prog_map(const pl_prog *prog, uint32_t i);
+pl_map *pl_prog_map_by_name(const pl_prog *prog, const char *name);
+
+/* Runs the program once with r1 = ctx, r2 = ctx_len. jit selects the
+ * engine (falls back to the interpreter when the program has no JIT code).
+ * Returns 0 with *ret = r0, or PL_EFAULT when the program faulted. */
+int pl_prog_run(pl_prog *prog, void *ctx, uint64_t ctx_len, bool jit, uint64_t *ret);
+
+/* ----------------------------------------------------------- ELF objects */
+
+struct pl_object_opts {
+    unsigned flags;              /* PL_LOAD_* applied to every program */
+    /* Maps of this program are reused instead of created when the new
+     * object declares a compatible map (same name, type, key and value size,
+     * max_entries) — policy state survives an upgrade. Global data maps
+     * (.data, .rodata, .bss) always start fresh from the new object. */
+    const pl_prog *inherit_maps_from;
+    const pl_hook *hook;         /* hook the programs are written for, if known */
+};
+
+/* Opens a clang -target bpf object: creates its maps, relocates and loads
+ * every program in an executable section other than .text. */
+int pl_object_open_mem(pl_runtime *rt, const void *data, size_t size,
+                       const struct pl_object_opts *opts, pl_object **out, pl_error *err);
+int pl_object_open_file(pl_runtime *rt, const char *path,
+                        const struct pl_object_opts *opts, pl_object **out, pl_error *err);
+void pl_object_close(pl_object *obj);  /* programs taken with pl_prog_get stay valid */
+uint32_t pl_object_prog_count(const pl_object *obj);
+pl_prog *pl_object_prog(const pl_object *obj, uint32_t i);                /* borrowed */
+pl_prog *pl_object_find_prog(const pl_object *obj, const char *section);  /* borrowed */
+
+/* ------------------------------------------------------------------ hooks */
+
+enum pl_field_access { PL_FIELD_READ = 1, PL_FIELD_WRITE = 2 };
+enum pl_field_kind {
+    PL_FIELD_SCALAR = 0,
+    PL_FIELD_HANDLE,   /* opaque host handle: may only be passed to helpers */
+};
+
+struct pl_hook_field {
+    const char *name;
+    uint32_t offset, size;
+    uint8_t access;  /* PL_FIELD_READ | PL_FIELD_WRITE */
+    uint8_t kind;    /* enum pl_field_kind */
+};
+
+/* Return-value validator; true when ret is a valid answer for ctx. */
+typedef bool (*pl_ret_validator)(uint64_t ret, const void *ctx, void *user);
+
+struct pl_hook_spec {
+    const char *name;
+    uint32_t ctx_size;
+    const struct pl_hook_field *fields;
+    uint32_t nfields;
+    const uint32_t *helpers;  /* allowlist of helper ids */
+    uint32_t nhelpers;
+    /* Return contract: r0 must lie in [ret_min, ret_max] (signed) when
+     * has_ret_range, and satisfy validate when set. */
+    bool has_ret_range;
+    int64_t ret_min, ret_max;
+    pl_ret_validator validate;
+    void *validate_user;
+    /* Consecutive faults that detach the program; 0 means 16. */
+    uint32_t fault_limit;
+    /* Time one call in 2^sample_shift with the monotonic clock (0: never). */
+    uint8_t sample_shift;
+};
+
+/* Public head of a hook, so the detached fast path can be inlined.
+ * Read only through pl_hook_run(); never written by the host. */
+struct pl_hook_head {
+    _Atomic(pl_prog *) active;
+};
+
+int pl_hook_register(pl_runtime *rt, const struct pl_hook_spec *spec, pl_hook **out, pl_error *err);
+pl_hook *pl_hook_find(const pl_runtime *rt, const char *name);
+const struct pl_hook_spec *pl_hook_info(const pl_hook *hook);
+
+/* Atomically attaches prog (replacing any program attached before). The
+ * hook takes its own reference; the old program is released after a grace
+ * period. Fails with PL_EHOOK when prog was loaded for another hook. */
+int pl_hook_attach(pl_hook *hook, pl_prog *prog, pl_error *err);
+/* Detaches; returns PL_ENOENT when nothing was attached. */
+int pl_hook_detach(pl_hook *hook, pl_error *err);
+/* The attached program with a new reference (NULL when detached). */
+pl_prog *pl_hook_current(pl_hook *hook);
+
+/* Invocation results. */
+enum {
+    PL_HOOK_RAN = 0,      /* *ret holds a valid answer from the program */
+    PL_HOOK_DEFAULT = 1,  /* nothing attached: use the built-in behaviour */
+    PL_HOOK_FAULT = 2,    /* program faulted or answered invalidly: use the default */
+};
+
+int pl_hook_invoke(pl_hook *hook, void *ctx, uint64_t *ret);
+
+/* The hot path: one load and one predictable branch when detached. */
+static inline int pl_hook_run(pl_hook *hook, void *ctx, uint64_t *ret)
+{
+    const struct pl_hook_head *head = (const struct pl_hook_head *)hook;
+    if (__builtin_expect(atomic_load_explicit(&head->active, memory_order_relaxed) == NULL, 1))
+        return PL_HOOK_DEFAULT;
+    return pl_hook_invoke(hook, ctx, ret);
+}
+
+struct pl_hook_stats {
+    uint64_t invocations;   /* calls that ran a program */
+    uint64_t faults;        /* invalid answers and runtime faults */
+    uint64_t samples;       /* timed calls */
+    uint64_t sampled_ns;    /* total time of the timed calls */
+    uint64_t attaches;      /* successful attach/replace operations */
+    uint64_t detaches_by_breaker;
+    bool attached;
+};
+
+/* Sums the per-thread counters. */
+void pl_hook_stats(pl_hook *hook, struct pl_hook_stats *out);
+/* Why the circuit breaker last detached the program ("" if it never did). */
+const char *pl_hook_breaker_reason(pl_hook *hook, char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PLIANT_H */
