@@ -9,12 +9,15 @@ SHARED  ?= ../shared
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CSTD    := -std=c11 -D_GNU_SOURCE
-INC     := -Iruntime/include -Iruntime/src -Iruntime/tools
+INC     := -Iruntime/include -Iruntime/src -Iruntime/tools -Isdk/include
 OPT     ?= -O2 -g
 CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -fPIC -fno-strict-aliasing
-# liburcu is linked statically so its thread-local reader state is reached
-# with a plain %fs-relative access (no __tls_get_addr on the hot path).
-LIBS    := -Wl,-Bstatic -lurcu-memb -lurcu-common -Wl,-Bdynamic -lbpf -lelf -lz -lpthread
+# Executables link liburcu statically so its thread-local reader state is
+# reached with a plain %fs-relative access (no __tls_get_addr on the hot
+# path); the shared library links it dynamically (Debian's .a is not PIC).
+LIBS_COMMON := -lbpf -lelf -lz -lpthread
+LIBS    := -Wl,-Bstatic -lurcu-memb -lurcu-common -Wl,-Bdynamic $(LIBS_COMMON)
+LIBS_SO := -lurcu-memb -lurcu-common $(LIBS_COMMON)
 
 SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SAN_TSAN := -fsanitize=thread -DPL_TSAN
@@ -30,7 +33,7 @@ rel_obj  = $(patsubst %.c,$(BUILD)/rel/%.o,$(1))
 asan_obj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
 tsan_obj = $(patsubst %.c,$(BUILD)/tsan/%.o,$(1))
 
-.PHONY: all test bench clean demo fuzz
+.PHONY: all test bench clean demo fuzz fuzz-smoke
 all: $(BUILD)/libpliant.a $(BUILD)/libpliant.so $(BUILD)/pliant-run $(BUILD)/pliant-demo $(EXT_OBJS) $(TEST_PROGS)
 
 $(BUILD)/rel/%.o: %.c
@@ -47,7 +50,7 @@ $(BUILD)/libpliant.a: $(call rel_obj,$(RUNTIME_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 $(BUILD)/libpliant.so: $(call rel_obj,$(RUNTIME_SRC))
-	$(CC) -shared -o $@ $^ $(LIBS)
+	$(CC) -shared -o $@ $^ $(LIBS_SO)
 
 $(BUILD)/pliant-run: $(call rel_obj,runtime/tools/pliant-run.c runtime/tools/conformance_env.c) $(BUILD)/libpliant.a
 	$(CC) -o $@ $^ $(LIBS)
@@ -76,6 +79,26 @@ bench: all
 
 demo: all
 	$(BUILD)/pliant-demo $(BUILD)/extensions
+
+# libFuzzer harness for the ELF loader (not part of `make test`): the whole
+# runtime built with clang's fuzzer and sanitizers, seeded with the test and
+# extension objects; findings land in $(BUILD)/fuzz. `fuzz` runs until
+# stopped, `fuzz-smoke` for a minute. Maps are capped at 16 MiB in this
+# build: a mutated max_entries otherwise makes the runtime allocate (and
+# zero) up to 4 GiB per map, which turns fuzzing into a memory benchmark.
+FUZZ_SAN  := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+FUZZ_DEFS := '-DPL_MAP_MEM_MAX=(16ull << 20)'
+FUZZ_RUN  := -artifact_prefix=$(BUILD)/fuzz/ -timeout=30
+FUZZ_ARGS ?=
+$(BUILD)/fuzz/fuzz_elf: tests/fuzz/fuzz_elf.c $(RUNTIME_SRC) $(wildcard runtime/src/*.h runtime/include/pliant/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CSTD) $(WARN) $(INC) $(FUZZ_DEFS) -O1 -g $(FUZZ_SAN) -o $@ tests/fuzz/fuzz_elf.c $(RUNTIME_SRC) $(LIBS)
+fuzz: $(BUILD)/fuzz/fuzz_elf $(TEST_PROGS) $(EXT_OBJS)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_elf $(FUZZ_RUN) $(FUZZ_ARGS) $(BUILD)/fuzz/corpus $(BUILD)/progs $(BUILD)/extensions
+fuzz-smoke: $(BUILD)/fuzz/fuzz_elf $(TEST_PROGS) $(EXT_OBJS)
+	@mkdir -p $(BUILD)/fuzz/corpus
+	$(BUILD)/fuzz/fuzz_elf $(FUZZ_RUN) -max_total_time=60 $(FUZZ_ARGS) $(BUILD)/fuzz/corpus $(BUILD)/progs $(BUILD)/extensions
 
 clean:
 	rm -rf $(BUILD)

@@ -266,3 +266,26 @@ TEST(hook_concurrent_per_thread_counters_sum_exactly)
     pl_prog_put(p);
     pl_runtime_free(rt);
 }
+
+/* Regression: releasing an old program frees its maps from liburcu's
+ * call_rcu worker, which must not register itself with liburcu again. */
+TEST(hook_swap_releases_last_map_reference_from_rcu_worker)
+{
+    pl_runtime *rt;
+    CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
+    pl_hook *h = make_hook(rt, "maps", 1000, 0);
+    for (int round = 0; round < 3; round++) {
+        pl_map *m;
+        pl_error err;
+        struct pl_map_spec spec = {.name = "m", .type = PL_MAP_ARRAY, .key_size = 4, .value_size = 8, .max_entries = 4};
+        CHECK_EQ(pl_map_create(rt, &spec, &m, &err), 0);
+        /* r0 = 0; r1 = map; (the map reference is what matters) exit */
+        struct pl_insn code[] = {I(0x18, 1, 1, 0, 0), I(0, 0, 0, 0, 0), MOV64_IMM(0, round), EXIT()};
+        pl_prog *p;
+        CHECK_EQ(pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.maps = &m, .nmaps = 1}, &p, &err), 0);
+        pl_map_put(m); /* the program now holds the only reference */
+        CHECK_EQ(pl_hook_attach(h, p, &err), 0);
+        pl_prog_put(p);
+    }
+    pl_runtime_free(rt); /* frees the last program and its map on the worker */
+}

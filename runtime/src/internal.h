@@ -49,7 +49,8 @@ struct pl_runtime {
 /* Small dense index of the calling thread in [0, PL_MAX_THREADS), assigned on
  * first use and recycled at thread exit; also registers the thread with the
  * RCU read side. */
-extern __thread int pl_tls_slot;
+extern __thread int pl_tls_slot __attribute__((tls_model("initial-exec")));
+extern __thread bool pl_tls_rcu_worker __attribute__((tls_model("initial-exec")));
 int pl_thread_slot_slow(void);
 static inline int pl_thread_slot(void)
 {
@@ -153,7 +154,11 @@ bool pl_map_compatible(const struct pl_map_spec *a, const struct pl_map_spec *b)
 
 #define PL_MAP_KEY_MAX 512            /* keys live on the program's stack */
 #define PL_MAP_VALUE_MAX (1u << 20)
-#define PL_MAP_MEM_MAX (1ull << 32)   /* worst-case bytes of one map */
+/* Worst-case bytes of one map. Overridable so the fuzz build can keep
+ * maps small (an object may ask for 64 maps of the full size). */
+#ifndef PL_MAP_MEM_MAX
+#define PL_MAP_MEM_MAX (1ull << 32)
+#endif
 
 /* Fails with PL_E2BIG when a map would need more than PL_MAP_MEM_MAX bytes. */
 int pl_map_check_mem(const char *name, uint64_t bytes, pl_error *err);
@@ -201,7 +206,8 @@ uint64_t pl_random_u64(void);
 
 /* ------------------------------------------------------------ rcu.c */
 
-/* Read-side protocol (userspace RCU); see rcu.c. */
+/* Read-side protocol (userspace RCU); see rcu.c. The lock registers the
+ * calling thread on first use. */
 void pl_rcu_read_lock(void);
 void pl_rcu_read_unlock(void);
 /* Used by thread.c on a thread's first use and at its exit. */

@@ -168,7 +168,6 @@ int pl_prog_run(pl_prog *prog, void *ctx, uint64_t ctx_len, bool jit, uint64_t *
 {
     uint32_t fault = 0;
     uint64_t r0;
-    pl_thread_slot();
     pl_rcu_read_lock();
     if (jit && prog->jit_fn)
         r0 = prog->jit_fn(ctx, ctx_len, &fault);

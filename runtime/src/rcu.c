@@ -42,8 +42,10 @@ static char grace_period_hb;
 #define HB_TAKEOVER(obj) ((void)0)
 #endif
 
+/* Registers the calling thread on its first use (a thread-local check). */
 void pl_rcu_read_lock(void)
 {
+    (void)pl_thread_slot();
     urcu_memb_read_lock();
 }
 
@@ -72,6 +74,7 @@ struct deferred {
 static void run_deferred(struct rcu_head *head)
 {
     struct deferred *d = caa_container_of(head, struct deferred, head);
+    pl_tls_rcu_worker = true;
     HB_TAKEOVER(d);
     HB_ACQUIRE();
     d->fn(d->arg);

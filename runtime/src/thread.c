@@ -11,6 +11,10 @@
 /* slot + 1; 0 means "not registered yet". initial-exec keeps the access a
  * single %fs-relative load. */
 __thread int pl_tls_slot __attribute__((tls_model("initial-exec")));
+/* liburcu's call_rcu worker is registered by liburcu itself; deferred frees
+ * running there must not register it a second time. */
+__thread bool pl_tls_rcu_worker __attribute__((tls_model("initial-exec")));
+static __thread bool registered_rcu __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t slot_used[PL_MAX_THREADS];
@@ -24,7 +28,9 @@ static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 static void release_slot(void *value)
 {
     int slot = (int)(intptr_t)value - 1;
-    pl_rcu_unregister_thread();
+    if (registered_rcu)
+        pl_rcu_unregister_thread();
+    registered_rcu = false;
     pthread_mutex_lock(&slots_lock);
     if (slot != OVERFLOW_SLOT)
         slot_used[slot] = 0;
@@ -54,7 +60,10 @@ int pl_thread_slot_slow(void)
     if (slot == OVERFLOW_SLOT)
         pl_log_global(PL_LOG_WARN, "more than %d threads use the runtime; extra threads share one slot",
                       PL_MAX_THREADS - 1);
-    pl_rcu_register_thread();
+    if (!pl_tls_rcu_worker) {
+        pl_rcu_register_thread();
+        registered_rcu = true;
+    }
     pl_tls_slot = slot + 1;
     pthread_setspecific(exit_key, (void *)(intptr_t)(slot + 1));
     return slot;

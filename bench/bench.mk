@@ -1,0 +1,30 @@
+# Benchmarks, run by `make bench` (after `make all`). Builds the benchmark
+# binaries with -O2 against the static library, compiles the BPF kernels,
+# then bench/run.sh runs everything and rewrites bench/RESULTS.md.
+
+CC      ?= cc
+CLANG   ?= clang
+BUILD   ?= build
+B       := $(BUILD)/bench
+
+CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
+           -Iruntime/include -Isdk/include -Ibench
+# Same link line as the runtime's own tools (see LIBS in the Makefile).
+LIBS    := -Wl,-Bstatic -lurcu-memb -lurcu-common -Wl,-Bdynamic -lbpf -lelf -lz -lpthread
+BPF_CFLAGS := -O2 -g -target bpf -Isdk/include -Wall -Werror
+
+BENCHES := dispatch jit reload
+BINS    := $(patsubst %,$(B)/bench_%,$(BENCHES))
+KERNELS := $(patsubst bench/kernels/%.bpf.c,$(B)/%.bpf.o,$(wildcard bench/kernels/*.bpf.c))
+
+.PHONY: run
+run: $(BINS) $(KERNELS)
+	@BUILD=$(BUILD) bench/run.sh
+
+$(B)/bench_%: bench/bench_%.c bench/bench_util.h bench/kernels.h runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpliant.a $(LIBS)
+
+$(B)/%.bpf.o: bench/kernels/%.bpf.c bench/kernels.h $(wildcard sdk/include/*.h)
+	@mkdir -p $(B)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@

@@ -1,0 +1,1003 @@
+/* x86-64 JIT compiler.
+ *
+ * Layout of the generated code: the subprograms in instruction order (the
+ * main program first, so its prologue is the entry point), then, when the
+ * program can abort, a fault stub followed by an unwind stub.
+ *
+ * Every subprogram is an ordinary native function: local calls are `call`,
+ * and each prologue saves only the callee-saved registers its own body
+ * writes, so eBPF r6-r9 (which live in callee-saved registers) are preserved
+ * across local calls by the native convention itself. A subprogram that
+ * references r10 gets its own 512-byte frame below its saved registers.
+ *
+ * Aborting (callx to an unknown helper, or a helper with
+ * PL_HELPER_UNWIND_ON_ZERO returning 0) must leave the whole program from any
+ * call depth. The main prologue then keeps its stack pointer in r12 (the
+ * "anchor"), and saves every callee-saved register any subprogram touches,
+ * so the unwind stub can reset rsp to the anchor and run the main epilogue:
+ * the skipped subprogram epilogues restore nothing the main one does not.
+ *
+ * Branch sizes are chosen by iterating: the first pass emits every branch in
+ * its rel32 form, later passes pick rel8 whenever the distance measured in
+ * the previous pass fits. Distances can only shrink from pass to pass, so
+ * each instruction's size never grows and an unchanged total size means an
+ * unchanged layout: that pass's output, whose displacements were computed
+ * from the previous (identical) layout, is final. */
+#include "internal.h"
+#include "jit_x86_emit.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+/* r1-r5 sit in System V argument registers so a helper call needs one move
+ * (r4: r9 -> rcx; rcx itself stays free for shift counts). r6-r10 sit in
+ * callee-saved registers so they survive helper calls at no cost. */
+static const uint8_t reg_map[PL_NREGS] = {
+    X86_RAX, X86_RDI, X86_RSI, X86_RDX, X86_R9, X86_R8,
+    X86_RBX, X86_R13, X86_R14, X86_R15, X86_RBP,
+};
+
+/* Scratch registers besides rcx; neither holds an eBPF register. */
+#define TMP X86_R11
+#define TMP2 X86_R10
+/* Main frame's stack pointer while the program runs (see top of file). */
+#define ANCHOR X86_R12
+
+/* More than the longest native sequence one eBPF instruction, prologue or
+ * stub expands to; reserved before emitting each of them. */
+#define MAX_INSN_BYTES 256
+
+/* Passes that may shrink branches before falling back to rel32 everywhere;
+ * convergence is guaranteed, this only bounds pathological programs. */
+#define MAX_SHRINK_PASSES 16
+
+enum { STUB_FAULT, STUB_UNWIND, NSTUBS };
+
+struct frame {
+    uint8_t saved[7];     /* callee-saved registers in push order */
+    uint8_t nsaved;
+    bool uses_stack;      /* r10 is referenced: own 512-byte stack */
+    bool has_call;        /* calls something: keep rsp 16-byte aligned */
+    uint16_t regs;        /* eBPF registers the body references */
+    uint32_t frame_bytes; /* rsp adjustment below the saved registers */
+    uint32_t first, end;  /* instruction range */
+};
+
+struct jit {
+    pl_prog *prog;
+    pl_error *err;
+    struct x86_buf b;
+    size_t cap;
+    /* Native offset of each instruction's body (after any prologue) and of
+     * each subprogram's prologue, for this pass and the previous one. */
+    uint32_t *off, *prev_off;
+    uint32_t *fn_off, *prev_fn_off;
+    uint32_t stub_off[NSTUBS], prev_stub_off[NSTUBS];
+    bool have_prev;
+    bool force_long;
+    uint8_t *is_target;    /* bitmap: instructions some branch jumps to */
+    bool fused_next;       /* the last instruction also translated the next */
+    struct frame *frames;
+    bool needs_fault_slot; /* main frame keeps the fault pointer at [anchor] */
+    bool needs_anchor;
+    bool blind;
+    uint64_t rng_seed, rng;
+};
+
+static bool is_lddw(const struct pl_insn *in) { return in->code == BPF_LDDW; }
+
+static bool is_branch_target(const struct jit *j, uint32_t insn)
+{
+    return j->is_target[insn / 8] & (1u << (insn % 8));
+}
+
+/* splitmix64: cheap per-instruction blinding values from one getrandom()
+ * seed; restarted every pass so all passes emit the same sizes. */
+static uint64_t next_rand(struct jit *j)
+{
+    uint64_t z = (j->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static bool reserve(struct jit *j)
+{
+    if (j->cap - j->b.len >= MAX_INSN_BYTES)
+        return true;
+    size_t cap = j->cap * 2 + MAX_INSN_BYTES;
+    uint8_t *code = realloc(j->b.code, cap);
+    if (!code)
+        return false;
+    j->b.code = code;
+    j->cap = cap;
+    return true;
+}
+
+/* The current position expressed in the previous pass's layout: branches
+ * measure distances in that layout so that sizes only ever shrink. */
+static int64_t prev_pos(const struct jit *j, uint32_t insn)
+{
+    return (int64_t)j->prev_off[insn] + (int64_t)(j->b.len - j->off[insn]);
+}
+
+/* Branch (cc < 0: jmp) from instruction insn to the body of target. */
+static void emit_branch(struct jit *j, uint32_t insn, int cc, uint32_t target)
+{
+    int64_t here = j->have_prev ? prev_pos(j, insn) : 0;
+    int64_t dest = j->have_prev ? j->prev_off[target] : 0;
+    int64_t short_disp = dest - (here + X86_JMP8_LEN);
+    if (!j->force_long && x86_fits_i8(short_disp)) {
+        if (cc < 0)
+            x86_jmp8(&j->b, (int8_t)short_disp);
+        else
+            x86_jcc8(&j->b, (enum x86_cc)cc, (int8_t)short_disp);
+    } else if (cc < 0) {
+        x86_jmp32(&j->b, (int32_t)(dest - (here + X86_JMP32_LEN)));
+    } else {
+        x86_jcc32(&j->b, (enum x86_cc)cc, (int32_t)(dest - (here + X86_JCC32_LEN)));
+    }
+}
+
+/* Stubs are only reached on abort paths, so their branches stay rel32: that
+ * keeps every size inside an instruction independent of the pass. */
+static void emit_stub_branch(struct jit *j, uint32_t insn, int cc, int stub)
+{
+    int64_t here = j->have_prev ? prev_pos(j, insn) : 0;
+    int64_t dest = j->have_prev ? j->prev_stub_off[stub] : 0;
+    if (cc < 0)
+        x86_jmp32(&j->b, (int32_t)(dest - (here + X86_JMP32_LEN)));
+    else
+        x86_jcc32(&j->b, (enum x86_cc)cc, (int32_t)(dest - (here + X86_JCC32_LEN)));
+}
+
+/* Short forward branches inside one instruction's expansion: emit with a
+ * zero displacement, patch once the destination is reached. */
+static size_t jcc8_forward(struct jit *j, enum x86_cc cc)
+{
+    x86_jcc8(&j->b, cc, 0);
+    return j->b.len;
+}
+
+static size_t jmp8_forward(struct jit *j)
+{
+    x86_jmp8(&j->b, 0);
+    return j->b.len;
+}
+
+static void patch8_here(struct jit *j, size_t branch_end)
+{
+    j->b.code[branch_end - 1] = (uint8_t)(j->b.len - branch_end);
+}
+
+/* reg = imm (sign-extended when w) without imm appearing in the code. */
+static void emit_blinded_imm(struct jit *j, bool w, int reg, int32_t imm)
+{
+    int32_t mask = (int32_t)next_rand(j);
+    if (w)
+        x86_mov_ri_sext(&j->b, reg, imm ^ mask);
+    else
+        x86_mov_ri32(&j->b, reg, (uint32_t)(imm ^ mask));
+    x86_alu_ri32(&j->b, w, X86_XOR, reg, mask);
+}
+
+static void emit_mov_imm(struct jit *j, bool w, int dst, int32_t imm)
+{
+    if (j->blind)
+        emit_blinded_imm(j, w, dst, imm);
+    else if (imm == 0)
+        x86_zero(&j->b, dst);
+    else if (!w || imm > 0)
+        x86_mov_ri32(&j->b, dst, (uint32_t)imm);
+    else
+        x86_mov_ri_sext(&j->b, dst, imm);
+}
+
+static void emit_lddw(struct jit *j, const struct pl_insn *in)
+{
+    int dst = reg_map[in->dst];
+    uint64_t v = (uint32_t)in[0].imm | (uint64_t)(uint32_t)in[1].imm << 32;
+    if (j->blind) {
+        uint64_t mask = next_rand(j);
+        x86_movabs(&j->b, dst, v ^ mask);
+        x86_movabs(&j->b, TMP, mask);
+        x86_rr(&j->b, true, X86_OP_XOR_RM_R, TMP, dst);
+    } else if (v == 0) {
+        x86_zero(&j->b, dst);
+    } else if (v <= UINT32_MAX) {
+        x86_mov_ri32(&j->b, dst, (uint32_t)v);
+    } else if (x86_fits_i32((int64_t)v)) {
+        x86_mov_ri_sext(&j->b, dst, (int32_t)v);
+    } else {
+        x86_movabs(&j->b, dst, v);
+    }
+}
+
+/* A 32-bit result must clear the upper half even when the operation is a
+ * no-op on the low half. */
+static void emit_zero_extend(struct jit *j, bool w, int dst)
+{
+    if (!w)
+        x86_mov_rr(&j->b, false, dst, dst);
+}
+
+static void emit_shift_imm(struct jit *j, bool w, enum x86_shift ext, int dst, int32_t imm)
+{
+    uint8_t count = (uint8_t)(imm & (w ? 63 : 31));
+    if (count == 0)
+        emit_zero_extend(j, w, dst);
+    else
+        x86_shift_ri(&j->b, w, ext, dst, count);
+}
+
+static void emit_divisor_zero(struct jit *j, bool w, bool is_mod, int dst)
+{
+    if (!is_mod)
+        x86_zero(&j->b, dst);
+    else
+        emit_zero_extend(j, w, dst);
+}
+
+/* Signed division by -1 is negation; x86 idiv would fault on INT_MIN. */
+static void emit_divisor_minus_one(struct jit *j, bool w, bool is_mod, int dst)
+{
+    if (!is_mod)
+        x86_grp3_r(&j->b, w, X86_NEG, dst);
+    else
+        x86_zero(&j->b, dst);
+}
+
+/* dst = dst / rcx or dst % rcx, with rcx neither 0 nor (signed) -1. div
+ * uses rdx:rax, which hold r3 and r0: keep them in TMP2/TMP meanwhile. */
+static void emit_div_core(struct jit *j, bool w, bool is_signed, bool is_mod, int dst)
+{
+    struct x86_buf *b = &j->b;
+    int result = is_mod ? X86_RDX : X86_RAX;
+    if (dst != X86_RAX)
+        x86_mov_rr(b, true, TMP2, X86_RAX);
+    if (dst != X86_RDX)
+        x86_mov_rr(b, true, TMP, X86_RDX);
+    if (dst != X86_RAX)
+        x86_mov_rr(b, w, X86_RAX, dst);
+    if (is_signed) {
+        if (w)
+            x86_byte(b, 0x48); /* REX.W: cqo instead of cdq */
+        x86_byte(b, 0x99);
+    } else {
+        x86_zero(b, X86_RDX);
+    }
+    x86_grp3_r(b, w, is_signed ? X86_IDIV : X86_DIV, X86_RCX);
+    if (dst != result)
+        x86_mov_rr(b, w, dst, result);
+    if (dst != X86_RAX)
+        x86_mov_rr(b, true, X86_RAX, TMP2);
+    if (dst != X86_RDX)
+        x86_mov_rr(b, true, X86_RDX, TMP);
+}
+
+/* src < 0: divide by imm, whose special values are resolved at compile
+ * time; otherwise the divisor register is checked at run time. */
+static void emit_divmod(struct jit *j, bool w, bool is_signed, bool is_mod, int dst, int src, int32_t imm)
+{
+    struct x86_buf *b = &j->b;
+    if (src < 0) {
+        uint64_t divisor = w ? (uint64_t)(int64_t)imm : (uint32_t)imm;
+        if (divisor == 0) {
+            emit_divisor_zero(j, w, is_mod, dst);
+        } else if (is_signed && imm == -1) {
+            emit_divisor_minus_one(j, w, is_mod, dst);
+        } else if (!is_signed && !j->blind && (divisor & (divisor - 1)) == 0) {
+            if (is_mod)
+                x86_alu_ri(b, w, X86_AND, dst, (int32_t)(divisor - 1));
+            else
+                emit_shift_imm(j, w, X86_SHR, dst, __builtin_ctzll(divisor));
+        } else {
+            if (j->blind)
+                emit_blinded_imm(j, w, X86_RCX, imm);
+            else if (w && imm < 0)
+                x86_mov_ri_sext(b, X86_RCX, imm);
+            else
+                x86_mov_ri32(b, X86_RCX, (uint32_t)imm);
+            emit_div_core(j, w, is_signed, is_mod, dst);
+        }
+        return;
+    }
+    x86_mov_rr(b, w, X86_RCX, src);
+    x86_rr(b, w, X86_OP_TEST_RM_R, X86_RCX, X86_RCX);
+    size_t to_zero = jcc8_forward(j, X86_CC_E);
+    size_t to_minus_one = 0;
+    if (is_signed) {
+        x86_alu_ri(b, w, X86_CMP, X86_RCX, -1);
+        to_minus_one = jcc8_forward(j, X86_CC_E);
+    }
+    emit_div_core(j, w, is_signed, is_mod, dst);
+    size_t done_div = jmp8_forward(j);
+    patch8_here(j, to_zero);
+    emit_divisor_zero(j, w, is_mod, dst);
+    if (is_signed) {
+        size_t done_zero = jmp8_forward(j);
+        patch8_here(j, to_minus_one);
+        emit_divisor_minus_one(j, w, is_mod, dst);
+        patch8_here(j, done_zero);
+    }
+    patch8_here(j, done_div);
+}
+
+static void emit_mov_reg(struct jit *j, bool w, int dst, int src, int16_t sign_extend_bits)
+{
+    struct x86_buf *b = &j->b;
+    switch (sign_extend_bits) {
+    case 8:
+        x86_rr_byte_src(b, w, X86_OP_MOVSX8, dst, src);
+        return;
+    case 16:
+        x86_rr(b, w, X86_OP_MOVSX16, dst, src);
+        return;
+    case 32:
+        if (w) {
+            x86_rr(b, true, X86_OP_MOVSXD, dst, src);
+            return;
+        }
+        break;
+    }
+    if (dst != src || !w)
+        x86_mov_rr(b, w, dst, src);
+}
+
+static int emit_byteswap(struct jit *j, const struct pl_insn *in, uint32_t i)
+{
+    struct x86_buf *b = &j->b;
+    int dst = reg_map[in->dst];
+    /* Little-endian host: to-le only truncates; to-be and bswap swap. */
+    bool swap = BPF_CLASS(in->code) == BPF_ALU64 || BPF_SRC(in->code) == BPF_TO_BE;
+    switch (in->imm) {
+    case 16:
+        if (swap) {
+            x86_bswap(b, false, dst);
+            x86_shift_ri(b, false, X86_SHR, dst, 16);
+        } else {
+            x86_rr(b, false, X86_OP_MOVZX16, dst, dst);
+        }
+        return 0;
+    case 32:
+        if (swap)
+            x86_bswap(b, false, dst);
+        else
+            x86_mov_rr(b, false, dst, dst);
+        return 0;
+    case 64:
+        if (swap)
+            x86_bswap(b, true, dst);
+        return 0;
+    }
+    return pl_fail(j->err, PL_EJIT, (int)i, "byte swap width %d is not 16, 32 or 64", in->imm);
+}
+
+static int emit_alu(struct jit *j, const struct pl_insn *in, uint32_t i)
+{
+    struct x86_buf *b = &j->b;
+    bool w = BPF_CLASS(in->code) == BPF_ALU64;
+    uint8_t op = BPF_OP(in->code);
+    int dst = reg_map[in->dst];
+    bool by_imm = BPF_SRC(in->code) == BPF_K;
+    int src = by_imm ? -1 : reg_map[in->src];
+    int32_t imm = in->imm;
+
+    switch (op) {
+    case BPF_END:
+        return emit_byteswap(j, in, i);
+    case BPF_NEG:
+        x86_grp3_r(b, w, X86_NEG, dst);
+        return 0;
+    case BPF_DIV:
+    case BPF_MOD:
+        emit_divmod(j, w, in->off == 1, op == BPF_MOD, dst, src, imm);
+        return 0;
+    case BPF_MOV:
+        if (by_imm)
+            emit_mov_imm(j, w, dst, imm);
+        else
+            emit_mov_reg(j, w, dst, src, in->off);
+        return 0;
+    }
+
+    bool is_shift = op == BPF_LSH || op == BPF_RSH || op == BPF_ARSH;
+    if (by_imm && j->blind) {
+        /* x86 masks shift counts in cl exactly as eBPF does. */
+        src = is_shift ? X86_RCX : TMP;
+        emit_blinded_imm(j, w, src, imm);
+        by_imm = false;
+    }
+
+    enum x86_grp1 grp1;
+    unsigned op_rm_r;
+    switch (op) {
+    case BPF_ADD: grp1 = X86_ADD; op_rm_r = X86_OP_ADD_RM_R; break;
+    case BPF_SUB: grp1 = X86_SUB; op_rm_r = X86_OP_SUB_RM_R; break;
+    case BPF_OR: grp1 = X86_OR; op_rm_r = X86_OP_OR_RM_R; break;
+    case BPF_AND: grp1 = X86_AND; op_rm_r = X86_OP_AND_RM_R; break;
+    case BPF_XOR: grp1 = X86_XOR; op_rm_r = X86_OP_XOR_RM_R; break;
+    case BPF_MUL:
+        if (by_imm)
+            x86_imul_ri(b, w, dst, dst, imm);
+        else
+            x86_rr(b, w, X86_OP_IMUL_R_RM, dst, src);
+        return 0;
+    case BPF_LSH:
+    case BPF_RSH:
+    case BPF_ARSH: {
+        enum x86_shift ext = op == BPF_LSH ? X86_SHL : op == BPF_RSH ? X86_SHR : X86_SAR;
+        if (by_imm) {
+            emit_shift_imm(j, w, ext, dst, imm);
+        } else {
+            if (src != X86_RCX)
+                x86_mov_rr(b, false, X86_RCX, src);
+            x86_shift_cl(b, w, ext, dst);
+        }
+        return 0;
+    }
+    default:
+        return pl_fail(j->err, PL_EJIT, (int)i, "unsupported ALU operation 0x%02x", in->code);
+    }
+    if (by_imm)
+        x86_alu_ri(b, w, grp1, dst, imm);
+    else
+        x86_rr(b, w, op_rm_r, src, dst);
+    return 0;
+}
+
+static int emit_load(struct jit *j, const struct pl_insn *in, uint32_t i)
+{
+    struct x86_buf *b = &j->b;
+    int dst = reg_map[in->dst], base = reg_map[in->src];
+    bool sign_extend = BPF_MODE(in->code) == BPF_MEMSX;
+    if (BPF_MODE(in->code) != BPF_MEM && !sign_extend)
+        return pl_fail(j->err, PL_EJIT, (int)i, "unsupported load mode 0x%02x", in->code);
+    switch (BPF_SIZE(in->code)) {
+    case BPF_B:
+        x86_mem(b, sign_extend, sign_extend ? X86_OP_MOVSX8 : X86_OP_MOVZX8, dst, base, in->off, false);
+        return 0;
+    case BPF_H:
+        x86_mem(b, sign_extend, sign_extend ? X86_OP_MOVSX16 : X86_OP_MOVZX16, dst, base, in->off, false);
+        return 0;
+    case BPF_W:
+        x86_mem(b, sign_extend, sign_extend ? X86_OP_MOVSXD : X86_OP_MOV_R_RM, dst, base, in->off, false);
+        return 0;
+    default:
+        if (sign_extend)
+            return pl_fail(j->err, PL_EJIT, (int)i, "sign-extending 64-bit load");
+        x86_mem(b, true, X86_OP_MOV_R_RM, dst, base, in->off, false);
+        return 0;
+    }
+}
+
+static void emit_store_reg(struct jit *j, uint8_t size, int base, int16_t off, int src)
+{
+    struct x86_buf *b = &j->b;
+    switch (size) {
+    case BPF_B:
+        x86_mem(b, false, X86_OP_MOV_RM8_R8, src, base, off, true);
+        break;
+    case BPF_H:
+        x86_byte(b, X86_PREFIX_OPSIZE16);
+        x86_mem(b, false, X86_OP_MOV_RM_R, src, base, off, false);
+        break;
+    default:
+        x86_mem(b, size == BPF_DW, X86_OP_MOV_RM_R, src, base, off, false);
+        break;
+    }
+}
+
+static void emit_store_imm(struct jit *j, uint8_t size, int base, int16_t off, int32_t imm)
+{
+    struct x86_buf *b = &j->b;
+    if (j->blind) {
+        emit_blinded_imm(j, size == BPF_DW, TMP, imm);
+        emit_store_reg(j, size, base, off, TMP);
+        return;
+    }
+    switch (size) {
+    case BPF_B:
+        x86_mem(b, false, X86_OP_MOV_RM8_IMM, 0, base, off, false);
+        x86_byte(b, (uint8_t)imm);
+        break;
+    case BPF_H:
+        x86_byte(b, X86_PREFIX_OPSIZE16);
+        x86_mem(b, false, X86_OP_MOV_RM_IMM, 0, base, off, false);
+        x86_imm16(b, (uint16_t)imm);
+        break;
+    default:
+        x86_mem(b, size == BPF_DW, X86_OP_MOV_RM_IMM, 0, base, off, false);
+        x86_imm32(b, (uint32_t)imm);
+        break;
+    }
+}
+
+/* Fetching and/or/xor have no x86 instruction: a cmpxchg loop, which needs
+ * rax (r0), so r0 is parked in TMP2 and stands in for it as an operand. */
+static void emit_atomic_fetch_logic(struct jit *j, bool w, unsigned op_rm_r, int base, int16_t off, int val)
+{
+    struct x86_buf *b = &j->b;
+    int mem_base = base == X86_RAX ? TMP2 : base;
+    int operand = val == X86_RAX ? TMP2 : val;
+    x86_mov_rr(b, true, TMP2, X86_RAX);
+    x86_mem(b, w, X86_OP_MOV_R_RM, X86_RAX, mem_base, off, false);
+    size_t loop = b->len;
+    x86_mov_rr(b, w, TMP, X86_RAX);
+    x86_rr(b, w, op_rm_r, operand, TMP);
+    x86_byte(b, X86_PREFIX_LOCK);
+    x86_mem(b, w, X86_OP_CMPXCHG, TMP, mem_base, off, false);
+    x86_jcc8(b, X86_CC_NE, (int8_t)((int64_t)loop - (int64_t)(b->len + X86_JMP8_LEN)));
+    if (val != X86_RAX) {
+        x86_mov_rr(b, w, val, X86_RAX);
+        x86_mov_rr(b, true, X86_RAX, TMP2);
+    } else {
+        emit_zero_extend(j, w, X86_RAX);
+    }
+}
+
+static int emit_atomic(struct jit *j, const struct pl_insn *in, uint32_t i)
+{
+    struct x86_buf *b = &j->b;
+    uint8_t size = BPF_SIZE(in->code);
+    bool w = size == BPF_DW;
+    int base = reg_map[in->dst], val = reg_map[in->src];
+    if (size != BPF_W && size != BPF_DW)
+        return pl_fail(j->err, PL_EJIT, (int)i, "atomic operations are 32 or 64 bits wide");
+
+    unsigned op_rm_r;
+    switch (in->imm & ~BPF_FETCH) {
+    case BPF_ADD:
+        x86_byte(b, X86_PREFIX_LOCK);
+        x86_mem(b, w, in->imm & BPF_FETCH ? X86_OP_XADD : X86_OP_ADD_RM_R, val, base, in->off, false);
+        return 0;
+    case BPF_OR: op_rm_r = X86_OP_OR_RM_R; break;
+    case BPF_AND: op_rm_r = X86_OP_AND_RM_R; break;
+    case BPF_XOR: op_rm_r = X86_OP_XOR_RM_R; break;
+    case BPF_XCHG & ~BPF_FETCH:
+        if (!(in->imm & BPF_FETCH))
+            goto unsupported;
+        /* xchg with memory is implicitly locked. */
+        x86_mem(b, w, X86_OP_XCHG_RM_R, val, base, in->off, false);
+        return 0;
+    case BPF_CMPXCHG & ~BPF_FETCH:
+        if (!(in->imm & BPF_FETCH))
+            goto unsupported;
+        x86_byte(b, X86_PREFIX_LOCK);
+        x86_mem(b, w, X86_OP_CMPXCHG, val, base, in->off, false);
+        /* A successful 32-bit cmpxchg leaves rax's upper half alone. */
+        emit_zero_extend(j, w, X86_RAX);
+        return 0;
+    default:
+        goto unsupported;
+    }
+    if (in->imm & BPF_FETCH) {
+        emit_atomic_fetch_logic(j, w, op_rm_r, base, in->off, val);
+    } else {
+        x86_byte(b, X86_PREFIX_LOCK);
+        x86_mem(b, w, op_rm_r, val, base, in->off, false);
+    }
+    return 0;
+unsupported:
+    return pl_fail(j->err, PL_EJIT, (int)i, "unsupported atomic operation 0x%x", (unsigned)in->imm);
+}
+
+static int emit_store(struct jit *j, const struct pl_insn *in, uint32_t i)
+{
+    int base = reg_map[in->dst];
+    switch (BPF_MODE(in->code)) {
+    case BPF_MEM:
+        if (BPF_CLASS(in->code) == BPF_ST)
+            emit_store_imm(j, BPF_SIZE(in->code), base, in->off, in->imm);
+        else
+            emit_store_reg(j, BPF_SIZE(in->code), base, in->off, reg_map[in->src]);
+        return 0;
+    case BPF_ATOMIC:
+        if (BPF_CLASS(in->code) == BPF_STX)
+            return emit_atomic(j, in, i);
+        break;
+    }
+    return pl_fail(j->err, PL_EJIT, (int)i, "unsupported store mode 0x%02x", in->code);
+}
+
+static void emit_epilogue(struct jit *j, const struct frame *f)
+{
+    if (f->frame_bytes)
+        x86_alu_ri(&j->b, true, X86_ADD, X86_RSP, (int32_t)f->frame_bytes);
+    for (int s = f->nsaved - 1; s >= 0; s--)
+        x86_pop(&j->b, f->saved[s]);
+    x86_ret(&j->b);
+}
+
+static void emit_prologue(struct jit *j, const struct frame *f, bool is_main)
+{
+    struct x86_buf *b = &j->b;
+    for (int s = 0; s < f->nsaved; s++)
+        x86_push(b, f->saved[s]);
+    if (f->frame_bytes)
+        x86_alu_ri(b, true, X86_SUB, X86_RSP, (int32_t)f->frame_bytes);
+    bool fault_slot = is_main && j->needs_fault_slot;
+    if (fault_slot)
+        x86_mem(b, true, X86_OP_MOV_RM_R, X86_RDX, X86_RSP, 0, false);
+    if (f->uses_stack)
+        x86_mem(b, true, X86_OP_LEA, X86_RBP, X86_RSP, (fault_slot ? 8 : 0) + PL_STACK_SIZE, false);
+    if (is_main && j->needs_anchor)
+        x86_mov_rr(b, true, ANCHOR, X86_RSP);
+}
+
+/* Both stubs leave the whole program with r0 = 0 from any call depth. */
+static void emit_stubs(struct jit *j)
+{
+    struct x86_buf *b = &j->b;
+    j->stub_off[STUB_FAULT] = (uint32_t)b->len;
+    if (j->needs_fault_slot) {
+        x86_mem(b, true, X86_OP_MOV_R_RM, TMP, ANCHOR, 0, false);
+        x86_mem(b, false, X86_OP_MOV_RM_IMM, 0, TMP, 0, false);
+        x86_imm32(b, 1);
+    }
+    j->stub_off[STUB_UNWIND] = (uint32_t)b->len;
+    x86_mov_rr(b, true, X86_RSP, ANCHOR);
+    x86_zero(b, X86_RAX);
+    emit_epilogue(j, &j->frames[0]);
+}
+
+static const uint8_t jump_cc[16] = {
+    [BPF_JEQ >> 4] = X86_CC_E,   [BPF_JGT >> 4] = X86_CC_A,   [BPF_JGE >> 4] = X86_CC_AE,
+    [BPF_JSET >> 4] = X86_CC_NE, [BPF_JNE >> 4] = X86_CC_NE,  [BPF_JSGT >> 4] = X86_CC_G,
+    [BPF_JSGE >> 4] = X86_CC_GE, [BPF_JLT >> 4] = X86_CC_B,   [BPF_JLE >> 4] = X86_CC_BE,
+    [BPF_JSLT >> 4] = X86_CC_L,  [BPF_JSLE >> 4] = X86_CC_LE,
+};
+
+static void emit_helper_call(struct jit *j, uint32_t i, pl_helper_fn fn, bool unwind_on_zero)
+{
+    struct x86_buf *b = &j->b;
+    x86_mov_rr(b, true, X86_RCX, reg_map[4]);
+    x86_movabs(b, X86_RAX, (uint64_t)(uintptr_t)fn);
+    x86_call_reg(b, X86_RAX);
+    if (unwind_on_zero) {
+        x86_rr(b, true, X86_OP_TEST_RM_R, X86_RAX, X86_RAX);
+        emit_stub_branch(j, i, X86_CC_E, STUB_UNWIND);
+    }
+}
+
+_Static_assert(PL_HELPER_UNWIND_ON_ZERO <= 0xff, "callx tests the unwind flag with a byte test");
+
+/* The helper id is only known at run time: look it up in the runtime's
+ * table, fault on an unknown id, and honour the unwind flag. */
+static void emit_callx(struct jit *j, uint32_t i, int id_reg)
+{
+    struct x86_buf *b = &j->b;
+    const int32_t flags_from_fns =
+        (int32_t)(offsetof(struct pl_runtime, helper_flags) - offsetof(struct pl_runtime, helper_fns));
+    x86_mov_rr(b, true, TMP, id_reg);
+    x86_alu_ri(b, true, X86_CMP, TMP, PL_HELPER_ID_MAX);
+    emit_stub_branch(j, i, X86_CC_AE, STUB_FAULT);
+    /* rax (r0) is free: the call overwrites it anyway. */
+    x86_movabs(b, X86_RAX, (uint64_t)(uintptr_t)j->prog->rt->helper_fns);
+    x86_mem_sib(b, true, X86_OP_MOV_R_RM, TMP2, X86_RAX, TMP, 3, 0);
+    x86_rr(b, true, X86_OP_TEST_RM_R, TMP2, TMP2);
+    emit_stub_branch(j, i, X86_CC_E, STUB_FAULT);
+    x86_mov_rr(b, true, X86_RCX, reg_map[4]);
+    /* test byte [rax + TMP*4 + flags_from_fns], PL_HELPER_UNWIND_ON_ZERO */
+    x86_mem_sib(b, false, X86_OP_TEST_RM8_IMM, X86_TEST, X86_RAX, TMP, 2, flags_from_fns);
+    x86_byte(b, PL_HELPER_UNWIND_ON_ZERO);
+    size_t to_unwinding_call = jcc8_forward(j, X86_CC_NE);
+    x86_call_reg(b, TMP2);
+    size_t done = jmp8_forward(j);
+    patch8_here(j, to_unwinding_call);
+    x86_call_reg(b, TMP2);
+    x86_rr(b, true, X86_OP_TEST_RM_R, X86_RAX, X86_RAX);
+    emit_stub_branch(j, i, X86_CC_E, STUB_UNWIND);
+    patch8_here(j, done);
+}
+
+static int subprog_at(const pl_prog *prog, uint32_t insn)
+{
+    uint32_t lo = 0, hi = prog->nsubprogs;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (prog->subprogs[mid] < insn)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < prog->nsubprogs && prog->subprogs[lo] == insn ? (int)lo : -1;
+}
+
+static int emit_call(struct jit *j, const struct pl_insn *in, uint32_t i)
+{
+    const pl_runtime *rt = j->prog->rt;
+    if (BPF_SRC(in->code) == BPF_X) {
+        emit_callx(j, i, reg_map[in->dst]);
+        return 0;
+    }
+    if (in->src == BPF_PSEUDO_CALL) {
+        int k = subprog_at(j->prog, (uint32_t)((int64_t)i + in->imm + 1));
+        if (k < 0)
+            return pl_fail(j->err, PL_EJIT, (int)i, "local call target is not a subprogram entry");
+        int64_t here = j->have_prev ? prev_pos(j, i) : 0;
+        int64_t dest = j->have_prev ? j->prev_fn_off[k] : 0;
+        x86_call32(&j->b, (int32_t)(dest - (here + X86_CALL32_LEN)));
+        return 0;
+    }
+    uint32_t id = (uint32_t)in->imm;
+    if (in->src != 0 || id >= PL_HELPER_ID_MAX || !rt->helper_fns[id])
+        return pl_fail(j->err, PL_EJIT, (int)i, "call to an unregistered helper %u", id);
+    emit_helper_call(j, i, rt->helper_fns[id], rt->helper_flags[id] & PL_HELPER_UNWIND_ON_ZERO);
+    return 0;
+}
+
+static int emit_jump(struct jit *j, const struct frame *f, const struct pl_insn *in, uint32_t i)
+{
+    struct x86_buf *b = &j->b;
+    bool w = BPF_CLASS(in->code) == BPF_JMP;
+    uint8_t op = BPF_OP(in->code);
+    switch (op) {
+    case BPF_CALL:
+        return emit_call(j, in, i);
+    case BPF_EXIT:
+        emit_epilogue(j, f);
+        return 0;
+    case BPF_JA: {
+        uint32_t target = (uint32_t)((int64_t)i + 1 + (w ? in->off : in->imm));
+        if (target != i + 1)
+            emit_branch(j, i, -1, target);
+        return 0;
+    }
+    }
+    if (op > BPF_JSLE || !jump_cc[op >> 4])
+        return pl_fail(j->err, PL_EJIT, (int)i, "unsupported jump operation 0x%02x", in->code);
+    uint32_t target = (uint32_t)((int64_t)i + 1 + in->off);
+    if (target == i + 1)
+        return 0;
+    int dst = reg_map[in->dst];
+    unsigned op_rm_r = op == BPF_JSET ? X86_OP_TEST_RM_R : X86_OP_CMP_RM_R;
+    /* "if (cond) skip; dst = src" is a conditional move: no branch to
+     * mispredict in min/max style code. */
+    const struct pl_insn *next = &in[1];
+    bool to_cmov = in->off == 1 && i + 1 < f->end && next->code == (BPF_ALU64 | BPF_X | BPF_MOV) &&
+                   next->off == 0 && !is_branch_target(j, i + 1);
+    if (BPF_SRC(in->code) == BPF_X) {
+        x86_rr(b, w, op_rm_r, reg_map[in->src], dst);
+    } else if (j->blind) {
+        emit_blinded_imm(j, w, TMP, in->imm);
+        x86_rr(b, w, op_rm_r, TMP, dst);
+    } else if (op == BPF_JSET) {
+        x86_test_ri(b, w, dst, in->imm);
+    } else if (in->imm == 0) {
+        /* Same flags as cmp dst, 0 for every condition, one byte shorter. */
+        x86_rr(b, w, X86_OP_TEST_RM_R, dst, dst);
+    } else {
+        x86_alu_ri(b, w, X86_CMP, dst, in->imm);
+    }
+    if (to_cmov) {
+        /* The move happens when the branch is not taken. */
+        x86_rr(b, true, X86_OP_CMOVCC | (jump_cc[op >> 4] ^ 1), reg_map[next->dst], reg_map[next->src]);
+        j->fused_next = true;
+        return 0;
+    }
+    emit_branch(j, i, jump_cc[op >> 4], target);
+    return 0;
+}
+
+static int emit_insn(struct jit *j, const struct frame *f, uint32_t i)
+{
+    const struct pl_insn *in = &j->prog->insns[i];
+    switch (BPF_CLASS(in->code)) {
+    case BPF_ALU:
+    case BPF_ALU64:
+        return emit_alu(j, in, i);
+    case BPF_LDX:
+        return emit_load(j, in, i);
+    case BPF_ST:
+    case BPF_STX:
+        return emit_store(j, in, i);
+    case BPF_JMP:
+    case BPF_JMP32:
+        return emit_jump(j, f, in, i);
+    default:
+        if (is_lddw(in) && i + 1 < j->prog->ninsns) {
+            emit_lddw(j, in);
+            return 0;
+        }
+        return pl_fail(j->err, PL_EJIT, (int)i, "unsupported instruction 0x%02x", in->code);
+    }
+}
+
+static int emit_program(struct jit *j)
+{
+    const pl_prog *prog = j->prog;
+    j->b.len = 0;
+    j->rng = j->rng_seed;
+    for (uint32_t k = 0; k < prog->nsubprogs; k++) {
+        const struct frame *f = &j->frames[k];
+        if (!reserve(j))
+            return pl_fail(j->err, PL_ENOMEM, -1, "out of memory for JIT code");
+        j->fn_off[k] = (uint32_t)j->b.len;
+        emit_prologue(j, f, k == 0);
+        for (uint32_t i = f->first; i < f->end; i++) {
+            if (!reserve(j))
+                return pl_fail(j->err, PL_ENOMEM, -1, "out of memory for JIT code");
+            j->off[i] = (uint32_t)j->b.len;
+            int rc = emit_insn(j, f, i);
+            if (rc)
+                return rc;
+            if (is_lddw(&prog->insns[i]) || j->fused_next)
+                j->off[++i] = (uint32_t)j->b.len;
+            j->fused_next = false;
+        }
+    }
+    if (j->needs_anchor) {
+        if (!reserve(j))
+            return pl_fail(j->err, PL_ENOMEM, -1, "out of memory for JIT code");
+        emit_stubs(j);
+    }
+    return 0;
+}
+
+/* Registers each subprogram references and whether it calls anything;
+ * whether the program can abort (and so needs the anchor). */
+static void scan_subprogs(struct jit *j)
+{
+    const pl_prog *prog = j->prog;
+    const pl_runtime *rt = prog->rt;
+    for (uint32_t k = 0; k < prog->nsubprogs; k++) {
+        struct frame *f = &j->frames[k];
+        f->first = prog->subprogs[k];
+        f->end = k + 1 < prog->nsubprogs ? prog->subprogs[k + 1] : prog->ninsns;
+        for (uint32_t i = f->first; i < f->end; i++) {
+            const struct pl_insn *in = &prog->insns[i];
+            uint8_t cls = BPF_CLASS(in->code), op = BPF_OP(in->code);
+            if (is_lddw(in)) {
+                f->regs |= (uint16_t)(1u << in->dst);
+                i++;
+                continue;
+            }
+            if ((cls == BPF_JMP || cls == BPF_JMP32) && op != BPF_CALL && op != BPF_EXIT) {
+                int64_t target = (int64_t)i + 1 + (cls == BPF_JMP32 && op == BPF_JA ? in->imm : in->off);
+                if (target >= 0 && target < prog->ninsns)
+                    j->is_target[target / 8] |= (uint8_t)(1u << (target % 8));
+            }
+            if (cls == BPF_JMP && op == BPF_CALL) {
+                f->has_call = true;
+                if (BPF_SRC(in->code) == BPF_X) {
+                    f->regs |= (uint16_t)(1u << in->dst);
+                    j->needs_fault_slot = true;
+                } else if (in->src == 0 && (uint32_t)in->imm < PL_HELPER_ID_MAX &&
+                           (rt->helper_flags[in->imm] & PL_HELPER_UNWIND_ON_ZERO)) {
+                    j->needs_anchor = true;
+                }
+            } else {
+                f->regs |= (uint16_t)(1u << in->dst | 1u << in->src);
+            }
+        }
+    }
+    j->needs_anchor |= j->needs_fault_slot;
+}
+
+/* Saved registers and frame size of each subprogram. */
+static void plan_frames(struct jit *j)
+{
+    const pl_prog *prog = j->prog;
+    uint16_t all_regs = 0;
+    for (uint32_t k = 0; k < prog->nsubprogs; k++)
+        all_regs |= j->frames[k].regs;
+    for (uint32_t k = 0; k < prog->nsubprogs; k++) {
+        struct frame *f = &j->frames[k];
+        bool anchor = k == 0 && j->needs_anchor;
+        uint16_t saved = anchor ? all_regs : f->regs;
+        f->nsaved = 0;
+        if (saved & 1u << 6)
+            f->saved[f->nsaved++] = reg_map[6];
+        if (saved & 1u << 10)
+            f->saved[f->nsaved++] = reg_map[10];
+        if (anchor)
+            f->saved[f->nsaved++] = ANCHOR;
+        for (int r = 7; r <= 9; r++)
+            if (saved & 1u << r)
+                f->saved[f->nsaved++] = reg_map[r];
+        f->uses_stack = f->regs & 1u << 10;
+        f->frame_bytes = (f->uses_stack ? PL_STACK_SIZE : 0) + (k == 0 && j->needs_fault_slot ? 8 : 0);
+        /* Entry rsp is 8 mod 16 (return address); calls need 0 mod 16. */
+        if (f->has_call && (8 + 8 * f->nsaved + f->frame_bytes) % 16)
+            f->frame_bytes += 8;
+    }
+}
+
+static int install(pl_prog *prog, const struct x86_buf *b, pl_error *err)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t map_len = (b->len + page - 1) & ~(page - 1);
+    /* Populating in mmap saves the page fault the copy would take. */
+    uint8_t *mem = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (mem == MAP_FAILED)
+        return pl_fail(err, PL_ENOMEM, -1, "cannot map memory for JIT code");
+    memcpy(mem, b->code, b->len);
+    /* int3 in the slack: a stray jump there traps instead of sliding. */
+    memset(mem + b->len, 0xcc, map_len - b->len);
+    if (mprotect(mem, map_len, PROT_READ | PROT_EXEC)) {
+        munmap(mem, map_len);
+        return pl_fail(err, PL_EJIT, -1, "cannot make JIT code executable");
+    }
+    prog->jit_mem = mem;
+    prog->jit_size = b->len;
+    prog->jit_fn = (pl_jit_fn)(uintptr_t)mem;
+    return 0;
+}
+
+int pl_jit_compile(pl_prog *prog, pl_error *err)
+{
+    uint32_t n = prog->ninsns, nsub = prog->nsubprogs;
+    if (n == 0 || nsub == 0 || prog->subprogs[0] != 0)
+        return pl_fail(err, PL_EJIT, -1, "program has no entry subprogram");
+
+    struct jit j = {.prog = prog, .err = err, .blind = prog->flags & PL_LOAD_BLIND_CONSTANTS};
+    /* One block for the offset tables, frames and branch-target bitmap;
+     * only the last two, which are small, need zeroing. */
+    size_t offs_bytes = (2 * (size_t)n + 2 * (size_t)nsub) * sizeof(uint32_t);
+    size_t frames_at = (offs_bytes + _Alignof(struct frame) - 1) & ~(_Alignof(struct frame) - 1);
+    size_t targets_at = frames_at + nsub * sizeof(struct frame);
+    size_t targets_bytes = n / 8 + 1;
+    uint8_t *block = malloc(targets_at + targets_bytes);
+    if (!block)
+        return pl_fail(err, PL_ENOMEM, -1, "out of memory for JIT tables");
+    j.off = (uint32_t *)block;
+    j.prev_off = j.off + n;
+    j.fn_off = j.prev_off + n;
+    j.prev_fn_off = j.fn_off + nsub;
+    j.frames = (struct frame *)(block + frames_at);
+    memset(j.frames, 0, nsub * sizeof(struct frame));
+    j.is_target = block + targets_at;
+    memset(j.is_target, 0, targets_bytes);
+
+    int rc = 0;
+    if (j.blind && getrandom(&j.rng_seed, sizeof(j.rng_seed), 0) != sizeof(j.rng_seed)) {
+        rc = pl_fail(err, PL_EJIT, -1, "no randomness for constant blinding");
+        goto out;
+    }
+    scan_subprogs(&j);
+    plan_frames(&j);
+
+    j.cap = (size_t)n * 8 + MAX_INSN_BYTES;
+    j.b.code = malloc(j.cap);
+    if (!j.b.code) {
+        rc = pl_fail(err, PL_ENOMEM, -1, "out of memory for JIT code");
+        goto out;
+    }
+    j.force_long = true;
+    for (unsigned pass = 0;; pass++) {
+        size_t prev_len = j.b.len;
+        rc = emit_program(&j);
+        if (rc)
+            goto out;
+        if (j.have_prev && j.b.len == prev_len)
+            break;
+        uint32_t *t = j.prev_off;
+        j.prev_off = j.off;
+        j.off = t;
+        t = j.prev_fn_off;
+        j.prev_fn_off = j.fn_off;
+        j.fn_off = t;
+        memcpy(j.prev_stub_off, j.stub_off, sizeof(j.stub_off));
+        j.have_prev = true;
+        j.force_long = pass >= MAX_SHRINK_PASSES;
+    }
+    rc = install(prog, &j.b, err);
+out:
+    free(j.b.code);
+    free(block);
+    return rc;
+}
+
+void pl_jit_free(pl_prog *prog)
+{
+    if (prog->jit_mem)
+        munmap(prog->jit_mem, prog->jit_size);
+    prog->jit_mem = NULL;
+    prog->jit_size = 0;
+    prog->jit_fn = NULL;
+}
