@@ -12,12 +12,7 @@ CSTD    := -std=c11 -D_GNU_SOURCE
 INC     := -Iruntime/include -Iruntime/src -Iruntime/tools -Isdk/include
 OPT     ?= -O2 -g
 CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -fPIC -fno-strict-aliasing
-# Executables link liburcu statically so its thread-local reader state is
-# reached with a plain %fs-relative access (no __tls_get_addr on the hot
-# path); the shared library links it dynamically (Debian's .a is not PIC).
-LIBS_COMMON := -lbpf -lelf -lz -lpthread
-LIBS    := -Wl,-Bstatic -lurcu-memb -lurcu-common -Wl,-Bdynamic $(LIBS_COMMON)
-LIBS_SO := -lurcu-memb -lurcu-common $(LIBS_COMMON)
+LIBS    := -lbpf -lelf -lz -lpthread
 
 SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 SAN_TSAN := -fsanitize=thread -DPL_TSAN
@@ -50,7 +45,7 @@ $(BUILD)/libpliant.a: $(call rel_obj,$(RUNTIME_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 $(BUILD)/libpliant.so: $(call rel_obj,$(RUNTIME_SRC))
-	$(CC) -shared -o $@ $^ $(LIBS_SO)
+	$(CC) -shared -o $@ $^ $(LIBS)
 
 $(BUILD)/pliant-run: $(call rel_obj,runtime/tools/pliant-run.c runtime/tools/conformance_env.c) $(BUILD)/libpliant.a
 	$(CC) -o $@ $^ $(LIBS)

@@ -10,7 +10,7 @@ B       := $(BUILD)/bench
 CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers \
            -Iruntime/include -Isdk/include -Ibench
 # Same link line as the runtime's own tools (see LIBS in the Makefile).
-LIBS    := -Wl,-Bstatic -lurcu-memb -lurcu-common -Wl,-Bdynamic -lbpf -lelf -lz -lpthread
+LIBS    := -lbpf -lelf -lz -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -Isdk/include -Wall -Werror
 
 BENCHES := dispatch jit reload

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages Pliant builds and tests with, only those
 # that are missing (so it is instant on a machine that has them).
 set -euo pipefail
-pkgs=(make gcc clang llvm libelf-dev libbpf-dev liburcu-dev zlib1g-dev binutils)
+pkgs=(make gcc clang llvm libelf-dev libbpf-dev zlib1g-dev binutils)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

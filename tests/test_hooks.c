@@ -16,13 +16,24 @@ static const struct pl_hook_field test_fields[] = {
     {"out", 8, 8, PL_FIELD_READ | PL_FIELD_WRITE, PL_FIELD_SCALAR},
 };
 
-static pl_hook *make_hook(pl_runtime *rt, const char *name, int64_t max, uint32_t fault_limit)
+/* Answers are valid when at most *user (checked at run time). */
+static bool at_most(uint64_t ret, const void *ctx, void *user)
+{
+    (void)ctx;
+    return ret <= *(uint64_t *)user;
+}
+
+static uint64_t limit_ten = 10;
+
+/* A hook whose programs must return [0, 1000]; with validate_limit, answers
+ * above *validate_limit are invalid at run time. */
+static pl_hook *make_hook(pl_runtime *rt, const char *name, uint64_t *validate_limit, uint32_t fault_limit)
 {
     static const uint32_t allowed[] = {PL_HELPER_KTIME_GET_NS};
     struct pl_hook_spec spec = {
         .name = name, .ctx_size = sizeof(struct test_ctx), .fields = test_fields, .nfields = 2,
-        .helpers = allowed, .nhelpers = 1, .has_ret_range = true, .ret_min = 0, .ret_max = max,
-        .fault_limit = fault_limit,
+        .helpers = allowed, .nhelpers = 1, .has_ret_range = true, .ret_min = 0, .ret_max = 1000,
+        .validate = validate_limit ? at_most : NULL, .validate_user = validate_limit, .fault_limit = fault_limit,
     };
     pl_hook *h = NULL;
     pl_error err;
@@ -31,13 +42,13 @@ static pl_hook *make_hook(pl_runtime *rt, const char *name, int64_t max, uint32_
     return h;
 }
 
-/* r0 = ctx->in + k */
-static pl_prog *load_add(pl_runtime *rt, int32_t k)
+/* r0 = (ctx->in & 0xff) + k, verified for hook h */
+static pl_prog *load_add(pl_runtime *rt, pl_hook *h, int32_t k)
 {
-    struct pl_insn code[] = {LDX64(0, 1, 0), ADD64_IMM(0, k), EXIT()};
+    struct pl_insn code[] = {LDX64(0, 1, 0), I(0x57, 0, 0, 0, 0xff), ADD64_IMM(0, k), EXIT()};
     pl_prog *p = NULL;
     pl_error err;
-    if (pl_prog_load(rt, code, N(code), NULL, &p, &err))
+    if (pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.hook = h}, &p, &err))
         tl_failf(__FILE__, __LINE__, "load: %s", err.msg);
     return p;
 }
@@ -46,13 +57,13 @@ TEST(hook_detached_runs_default_and_attached_runs_program)
 {
     pl_runtime *rt;
     CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
-    pl_hook *h = make_hook(rt, "h", 1000, 0);
+    pl_hook *h = make_hook(rt, "h", NULL, 0);
     CHECK(h && pl_hook_find(rt, "h") == h);
     struct test_ctx ctx = {.in = 5};
     uint64_t ret = 0;
     CHECK_EQ(pl_hook_run(h, &ctx, &ret), PL_HOOK_DEFAULT);
 
-    pl_prog *p1 = load_add(rt, 1), *p2 = load_add(rt, 2);
+    pl_prog *p1 = load_add(rt, h, 1), *p2 = load_add(rt, h, 2);
     CHECK(p1 && p2);
     CHECK_EQ(pl_hook_attach(h, p1, NULL), 0);
     CHECK_EQ(pl_hook_run(h, &ctx, &ret), PL_HOOK_RAN);
@@ -84,8 +95,8 @@ TEST(hook_invalid_answers_fall_back_and_trip_the_breaker)
 {
     pl_runtime *rt;
     CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
-    pl_hook *h = make_hook(rt, "bounded", 10, 3);
-    pl_prog *p = load_add(rt, 0); /* returns ctx->in: valid iff in <= 10 */
+    pl_hook *h = make_hook(rt, "bounded", &limit_ten, 3);
+    pl_prog *p = load_add(rt, h, 0); /* returns ctx->in: valid iff in <= 10 */
     CHECK_EQ(pl_hook_attach(h, p, NULL), 0);
     uint64_t ret = 0;
     struct test_ctx bad = {.in = 11}, good = {.in = 4};
@@ -107,6 +118,7 @@ TEST(hook_invalid_answers_fall_back_and_trip_the_breaker)
     char reason[256];
     pl_hook_breaker_reason(h, reason, sizeof(reason));
     CHECK(strstr(reason, "3 consecutive faults") && strstr(reason, "invalid return value"));
+    /* Until re-attached, the default runs. */
     CHECK_EQ(pl_hook_run(h, &good, &ret), PL_HOOK_DEFAULT);
     pl_prog_put(p);
     pl_runtime_free(rt);
@@ -124,10 +136,11 @@ TEST(hook_validator_callback_decides_validity)
     pl_runtime *rt;
     CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
     int calls = 0;
-    struct pl_hook_spec spec = {.name = "even", .ctx_size = 16, .validate = even_only, .validate_user = &calls};
+    struct pl_hook_spec spec = {.name = "even", .ctx_size = 16, .fields = test_fields, .nfields = 2,
+                                .validate = even_only, .validate_user = &calls};
     pl_hook *h;
     CHECK_EQ(pl_hook_register(rt, &spec, &h, NULL), 0);
-    pl_prog *p = load_add(rt, 0);
+    pl_prog *p = load_add(rt, h, 0);
     CHECK_EQ(pl_hook_attach(h, p, NULL), 0);
     struct test_ctx c = {.in = 4};
     uint64_t ret;
@@ -143,19 +156,40 @@ TEST(hook_rejects_helpers_outside_its_allowlist)
 {
     pl_runtime *rt;
     CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
-    pl_hook *h = make_hook(rt, "strict", 1000, 0);
+    pl_hook *h = make_hook(rt, "strict", NULL, 0);
     struct pl_insn uses_prandom[] = {CALL(PL_HELPER_GET_PRANDOM_U32), MOV64_IMM(0, 0), EXIT()};
     struct pl_insn uses_ktime[] = {CALL(PL_HELPER_KTIME_GET_NS), MOV64_IMM(0, 0), EXIT()};
-    pl_prog *bad, *good;
+    pl_prog *bad = NULL, *good;
     pl_error err;
-    CHECK_EQ(pl_prog_load(rt, uses_prandom, N(uses_prandom), NULL, &bad, &err), 0);
-    CHECK_EQ(pl_prog_load(rt, uses_ktime, N(uses_ktime), NULL, &good, &err), 0);
-    CHECK_EQ(pl_hook_attach(h, bad, &err), PL_EHOOK);
-    CHECK(strstr(err.msg, "get_prandom_u32") && strstr(err.msg, "not allowed in hook 'strict'"));
+    /* The verifier enforces the allowlist when the program is loaded for the hook. */
+    CHECK_EQ(pl_prog_load(rt, uses_prandom, N(uses_prandom), &(struct pl_prog_opts){.hook = h}, &bad, &err),
+             PL_EVERIFY);
+    CHECK(strstr(err.msg, "bpf_get_prandom_u32") && strstr(err.msg, "not allowed in hook strict"));
     CHECK_EQ(err.insn, 0);
+    CHECK_EQ(pl_prog_load(rt, uses_ktime, N(uses_ktime), &(struct pl_prog_opts){.hook = h}, &good, &err), 0);
     CHECK_EQ(pl_hook_attach(h, good, &err), 0);
-    pl_prog_put(bad);
     pl_prog_put(good);
+    pl_runtime_free(rt);
+}
+
+TEST(hook_refuses_unverified_and_hookless_programs)
+{
+    pl_runtime *rt;
+    CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
+    pl_hook *h = make_hook(rt, "guarded", NULL, 0);
+    struct pl_insn code[] = {MOV64_IMM(0, 0), EXIT()};
+    pl_prog *unverified, *hookless;
+    pl_error err;
+    CHECK_EQ(pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.flags = PL_LOAD_NO_VERIFY}, &unverified, &err), 0);
+    CHECK(!pl_prog_is_verified(unverified));
+    CHECK_EQ(pl_hook_attach(h, unverified, &err), PL_EHOOK);
+    CHECK(strstr(err.msg, "without verification"));
+    CHECK_EQ(pl_prog_load(rt, code, N(code), NULL, &hookless, &err), 0);
+    CHECK(pl_prog_is_verified(hookless));
+    CHECK_EQ(pl_hook_attach(h, hookless, &err), PL_EHOOK);
+    CHECK(strstr(err.msg, "verified without a hook"));
+    pl_prog_put(unverified);
+    pl_prog_put(hookless);
     pl_runtime_free(rt);
 }
 
@@ -163,13 +197,13 @@ TEST(hook_rejects_program_loaded_for_another_hook)
 {
     pl_runtime *rt;
     CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
-    pl_hook *a = make_hook(rt, "a", 1000, 0), *b = make_hook(rt, "b", 1000, 0);
+    pl_hook *a = make_hook(rt, "a", NULL, 0), *b = make_hook(rt, "b", NULL, 0);
     struct pl_insn code[] = {MOV64_IMM(0, 0), EXIT()};
     pl_prog *p;
     pl_error err;
     CHECK_EQ(pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.name = "for_a", .hook = a}, &p, &err), 0);
     CHECK_EQ(pl_hook_attach(b, p, &err), PL_EHOOK);
-    CHECK(strstr(err.msg, "loaded for hook 'a', not 'b'"));
+    CHECK(strstr(err.msg, "verified for hook 'a', not for hook 'b'"));
     CHECK_EQ(pl_hook_attach(a, p, &err), 0);
     pl_prog_put(p);
     pl_runtime_free(rt);
@@ -215,10 +249,10 @@ TEST(hook_sampled_timing_times_one_call_in_two_to_the_shift)
 {
     pl_runtime *rt;
     CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
-    struct pl_hook_spec spec = {.name = "timed", .ctx_size = 16, .sample_shift = 2};
+    struct pl_hook_spec spec = {.name = "timed", .ctx_size = 16, .fields = test_fields, .nfields = 2, .sample_shift = 2};
     pl_hook *h;
     CHECK_EQ(pl_hook_register(rt, &spec, &h, NULL), 0);
-    pl_prog *p = load_add(rt, 1);
+    pl_prog *p = load_add(rt, h, 1);
     CHECK_EQ(pl_hook_attach(h, p, NULL), 0);
     struct test_ctx c = {0};
     uint64_t ret;
@@ -251,8 +285,8 @@ TEST(hook_concurrent_per_thread_counters_sum_exactly)
 {
     pl_runtime *rt;
     CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
-    pl_hook *h = make_hook(rt, "count", 1000, 0);
-    pl_prog *p = load_add(rt, 1);
+    pl_hook *h = make_hook(rt, "count", NULL, 0);
+    pl_prog *p = load_add(rt, h, 1);
     CHECK_EQ(pl_hook_attach(h, p, NULL), 0);
     pthread_t t[4];
     struct counting_arg a = {h, 5000};
@@ -273,7 +307,7 @@ TEST(hook_swap_releases_last_map_reference_from_rcu_worker)
 {
     pl_runtime *rt;
     CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
-    pl_hook *h = make_hook(rt, "maps", 1000, 0);
+    pl_hook *h = make_hook(rt, "maps", NULL, 0);
     for (int round = 0; round < 3; round++) {
         pl_map *m;
         pl_error err;
@@ -282,7 +316,8 @@ TEST(hook_swap_releases_last_map_reference_from_rcu_worker)
         /* r0 = 0; r1 = map; (the map reference is what matters) exit */
         struct pl_insn code[] = {I(0x18, 1, 1, 0, 0), I(0, 0, 0, 0, 0), MOV64_IMM(0, round), EXIT()};
         pl_prog *p;
-        CHECK_EQ(pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.maps = &m, .nmaps = 1}, &p, &err), 0);
+        CHECK_EQ(pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.maps = &m, .nmaps = 1, .hook = h}, &p, &err),
+                 0);
         pl_map_put(m); /* the program now holds the only reference */
         CHECK_EQ(pl_hook_attach(h, p, &err), 0);
         pl_prog_put(p);

@@ -175,6 +175,9 @@ JIT_TEST(jit_blinding_hides_immediates_and_keeps_results)
     return true;
 }
 
+/* The code's mapping is read + execute, and no mapping of the process is
+ * writable and executable at once: JIT code is written through the pool's
+ * memfd, never through an alias mapping. */
 JIT_TEST(jit_code_is_never_writable)
 {
     const struct pl_insn prog[] = {MOV64_IMM(0, 7), EXIT()};
@@ -182,18 +185,26 @@ JIT_TEST(jit_code_is_never_writable)
     EXPECT(p && p->jit_mem, "not compiled");
     uintptr_t code = (uintptr_t)p->jit_mem;
     FILE *maps = fopen("/proc/self/maps", "r");
-    char line[512], perms[8] = "";
+    char line[512], perms[8] = "", wx[512] = "";
     bool found = false;
-    while (maps && !found && fgets(line, sizeof(line), maps)) {
+    while (maps && fgets(line, sizeof(line), maps)) {
         unsigned long lo, hi;
-        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) == 3 && code >= lo && code < hi)
+        char pm[8];
+        if (sscanf(line, "%lx-%lx %7s", &lo, &hi, pm) != 3)
+            continue;
+        if (code >= lo && code < hi) {
             found = true;
+            memcpy(perms, pm, sizeof(perms));
+        }
+        if (pm[1] == 'w' && pm[2] == 'x' && !wx[0])
+            snprintf(wx, sizeof(wx), "%s", line);
     }
     if (maps)
         fclose(maps);
     pl_prog_put(p);
     EXPECT(found, "JIT code not found in /proc/self/maps");
     EXPECT(perms[1] == '-' && perms[2] == 'x', "JIT mapping has permissions %s", perms);
+    EXPECT(!wx[0], "a mapping is writable and executable: %s", wx);
     return true;
 }
 
@@ -311,31 +322,60 @@ JIT_TEST(jit_unwind_helper_inside_local_calls)
 }
 
 /* Forward and backward branches over growing bodies cross the rel8/rel32
- * boundary; the layout passes must pick a form that reaches. */
+ * boundary; relaxation must pick a form that reaches. The bodies mix 4-byte
+ * adds with 3-byte moves so the distances step through every byte value
+ * around the boundary. */
 JIT_TEST(jit_branches_across_rel8_boundary)
 {
     enum { MAX_FILL = 80 };
     struct pl_insn prog[2 * MAX_FILL + 16];
-    for (uint32_t fill = 0; fill <= MAX_FILL; fill += 3) {
-        uint32_t n = 0;
+    for (uint32_t fill = 0; fill <= MAX_FILL; fill++) {
+        uint32_t n = 0, adds = fill - fill / 4;
         prog[n++] = MOV64_IMM(0, 0);
         prog[n++] = MOV64_IMM(3, 3);
         uint32_t loop = n;
         for (uint32_t i = 0; i < fill; i++)
-            prog[n++] = ALU64_IMM(BPF_ADD, 0, 1);
+            prog[n++] = i % 4 == 3 ? MOV64_REG(4, 3) : ALU64_IMM(BPF_ADD, 0, 1);
         prog[n++] = ALU64_IMM(BPF_SUB, 3, 1);
         prog[n] = I(BPF_JMP | BPF_K | BPF_JNE, 3, 0, (int16_t)(loop - (n + 1)), 0);
         n++;
         prog[n++] = I(BPF_JMP | BPF_K | BPF_JEQ, 2, 0, (int16_t)(fill + 1), 0);
         for (uint32_t i = 0; i < fill; i++)
-            prog[n++] = ALU64_IMM(BPF_ADD, 0, 7);
+            prog[n++] = i % 4 == 3 ? MOV64_REG(4, 3) : ALU64_IMM(BPF_ADD, 0, 7);
         prog[n++] = JA(1);
         prog[n++] = ALU64_IMM(BPF_ADD, 0, 1000);
         prog[n++] = EXIT();
         for (uint64_t len = 0; len <= 1; len++) {
             uint64_t r0 = 0;
             EXPECT(same_on_all_engines(rt, prog, n, len, &r0), "fill %u len %u", fill, (unsigned)len);
-            EXPECT_EQ(r0, 3 * fill + (len ? 7 * fill : 1000));
+            EXPECT_EQ(r0, 3 * adds + (len ? 7 * adds : 1000));
+        }
+    }
+    return true;
+}
+
+/* Nested forward branches: each one's distance depends on whether the ones
+ * it jumps over were shortened, so relaxation needs several rounds, and
+ * the outermost only fits in rel8 once the inner ones have shrunk. */
+JIT_TEST(jit_nested_branches_relax_together)
+{
+    enum { DEPTH = 12 };
+    struct pl_insn prog[3 * DEPTH + 8];
+    for (uint32_t pad = 0; pad <= 12; pad++) {
+        uint32_t n = 0;
+        prog[n++] = MOV64_IMM(0, 0);
+        /* Branch k skips branches k+1.. and their adds when r2 == k. */
+        for (uint32_t k = 0; k < DEPTH; k++) {
+            uint32_t after = DEPTH - k - 1; /* inner branches and adds it skips */
+            prog[n++] = I(BPF_JMP | BPF_K | BPF_JEQ, 2, 0, (int16_t)(2 * after + 1 + pad), (int32_t)k);
+            prog[n++] = ALU64_IMM(BPF_ADD, 0, 1);
+        }
+        for (uint32_t i = 0; i < pad; i++)
+            prog[n++] = ALU64_IMM(BPF_ADD, 0, 100);
+        prog[n++] = EXIT();
+        for (uint64_t len = 0; len <= DEPTH; len++) {
+            uint64_t r0 = 0;
+            EXPECT(same_on_all_engines(rt, prog, n, len, &r0), "pad %u len %u", pad, (unsigned)len);
         }
     }
     return true;

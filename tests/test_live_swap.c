@@ -43,14 +43,14 @@ static void *invoke_loop(void *arg)
     return NULL;
 }
 
-static pl_prog *load_version(pl_runtime *rt, int32_t v, bool jit)
+static pl_prog *load_version(pl_runtime *rt, pl_hook *h, int32_t v, bool jit)
 {
     struct pl_insn code[] = {
         MOV64_IMM(0, v), STX64(1, 0, 0), MOV64_REG(2, 0), MUL64_IMM(2, 3), STX64(1, 2, 8), EXIT(),
     };
     pl_prog *p = NULL;
     pl_error err;
-    if (pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.flags = jit ? 0 : PL_LOAD_NO_JIT}, &p, &err))
+    if (pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.flags = jit ? 0 : PL_LOAD_NO_JIT, .hook = h}, &p, &err))
         tl_failf(__FILE__, __LINE__, "load v%d: %s", v, err.msg);
     return p;
 }
@@ -81,7 +81,7 @@ static void run_swap_test(bool jit)
     }
     int load_failures = 0;
     for (int32_t v = 1; v <= VERSIONS; v++) {
-        pl_prog *p = load_version(rt, v, jit);
+        pl_prog *p = load_version(rt, h, v, jit);
         if (!p || pl_hook_attach(h, p, NULL))
             load_failures++;
         pl_prog_put(p); /* the hook holds its own reference */

@@ -830,10 +830,8 @@ static int relocate_lddw(struct loader *L, size_t sec, uint32_t i, struct pl_ins
     return 0;
 }
 
-/* Copies one function into place at out (NULL: a dry run on a scratch
- * copy) and applies its relocations. The dry run and the real one make the
- * same decisions, so the dry run can size the program: the functions its
- * calls reach are appended to the unit list either way. */
+/* Copies one function into place at out and applies its relocations; the
+ * functions its calls reach are appended to the unit list. */
 static int link_unit(struct link *k, uint32_t u, struct pl_insn *out, struct pl_insn_aux *aux)
 {
     struct loader *L = k->L;
@@ -843,15 +841,10 @@ static int link_unit(struct link *k, uint32_t u, struct pl_insn *out, struct pl_
     const struct sec *s = &L->secs[sec];
     /* Bytes, not struct pl_insn *: libelf may hand out unaligned data. */
     const uint8_t *src = s->bytes + (size_t)f.start * sizeof(struct pl_insn);
-    struct pl_insn scratch[2];
-    struct pl_insn_aux scratch_aux;
-    if (out)
-        memcpy(&out[base], src, (size_t)f.len * sizeof(struct pl_insn));
+    memcpy(&out[base], src, (size_t)f.len * sizeof(struct pl_insn));
     for (uint32_t j = 0; j < f.len; j++) {
         uint32_t i = f.start + j, pc = base + j;
-        struct pl_insn *in = out ? &out[pc] : scratch;
-        if (!out)
-            memcpy(scratch, src + (size_t)j * sizeof(struct pl_insn), (j + 1 < f.len ? 2 : 1) * sizeof(struct pl_insn));
+        struct pl_insn *in = &out[pc];
         const struct reloc *r = s->relocs && s->relocs[i].type ? &s->relocs[i] : NULL;
         if (in->code == (BPF_JMP | BPF_CALL)) {
             const struct unit *tu;
@@ -866,7 +859,7 @@ static int link_unit(struct link *k, uint32_t u, struct pl_insn *out, struct pl_
                 return fail(L, PL_EELF, "section '%s' instruction %u: lddw is cut off by the end of its function",
                             s->name, i);
             if (r) {
-                int rc = relocate_lddw(L, sec, i, in, out ? &aux[pc] : &scratch_aux);
+                int rc = relocate_lddw(L, sec, i, in, &aux[pc]);
                 if (rc)
                     return rc;
             }
@@ -886,18 +879,28 @@ static int link_prog(struct loader *L, size_t sec, const struct func *main_fn, c
     struct link k = {.L = L, .prog = name, .unit_of = calloc(L->nfuncs, sizeof(uint32_t))};
     uint32_t u;
     int rc = k.unit_of ? unit_for(&k, sec, main_fn, &u) : fail(L, PL_ENOMEM, "out of memory linking '%s'", name);
-    for (uint32_t v = 0; !rc && v < k.nunits; v++)
-        rc = link_unit(&k, v, NULL, NULL);
     struct pl_insn *insns = NULL;
     struct pl_insn_aux *aux = NULL;
-    if (!rc) {
-        insns = malloc((size_t)k.ninsns * sizeof(*insns));
-        aux = calloc(k.ninsns, sizeof(*aux));
-        if (!insns || !aux)
-            rc = fail(L, PL_ENOMEM, "out of memory linking program '%s'", name);
-    }
-    for (uint32_t v = 0; !rc && v < k.nunits; v++)
+    uint32_t cap = 0;
+    /* Calls append the units they reach after the one being copied, so the
+     * output grows as the walk goes: one pass, and a single allocation
+     * when the program calls nothing. */
+    for (uint32_t v = 0; !rc && v < k.nunits; v++) {
+        if (k.ninsns > cap) {
+            struct pl_insn *ni = realloc(insns, (size_t)k.ninsns * sizeof(*insns));
+            if (ni)
+                insns = ni;
+            struct pl_insn_aux *na = ni ? realloc(aux, (size_t)k.ninsns * sizeof(*aux)) : NULL;
+            if (!na) {
+                rc = fail(L, PL_ENOMEM, "out of memory linking program '%s'", name);
+                break;
+            }
+            aux = na;
+            memset(aux + cap, 0, (size_t)(k.ninsns - cap) * sizeof(*aux));
+            cap = k.ninsns;
+        }
         rc = link_unit(&k, v, insns, aux);
+    }
     free(k.units);
     free(k.unit_of);
     if (rc) {
@@ -936,9 +939,12 @@ static int load_prog(struct loader *L, size_t sec, const struct func *f)
             .name = name,
             .flags = L->opts ? L->opts->flags : 0,
             .hook = L->opts ? L->opts->hook : NULL,
+            .ctx_size = L->opts ? L->opts->ctx_size : 0,
+            .verifier_log = L->opts ? L->opts->verifier_log : NULL,
+            .verifier_log_user = L->opts ? L->opts->verifier_log_user : NULL,
         };
         pl_error e;
-        rc = pl_prog_create(L->rt, insns, aux, n, obj->maps, obj->nmaps, &po, &op->prog, &e);
+        rc = pl_prog_create(L->rt, insns, aux, n, obj->maps, obj->nmaps, NULL, &po, &op->prog, &e);
         if (rc) {
             free(insns);
             free(aux);

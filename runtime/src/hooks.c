@@ -8,6 +8,11 @@
  * once every reader that might have loaded the old pointer has left its
  * read-side section. Invokers therefore never see a freed program and never
  * write a shared cache line: counters live in a per-thread slot.
+ *
+ * The common case — a JIT-compiled program on a hook without a validator
+ * or sampling — runs entirely inline in pl_hook_run() (pliant.h), which is
+ * why the state it reads sits in struct pl_hook_head; pl_hook_invoke() below
+ * is the general path and must agree with it.
  */
 #include "internal.h"
 
@@ -19,10 +24,6 @@
 #define HOOK_CTX_MAX (64u * 1024)
 #define DEFAULT_FAULT_LIMIT 16
 
-struct hook_tstats {
-    uint64_t invocations, faults, samples, sampled_ns;
-} __attribute__((aligned(PL_CACHELINE)));
-
 struct pl_hook {
     struct pl_hook_head head; /* first: pl_hook_run reads it inline */
     pl_runtime *rt;
@@ -31,11 +32,10 @@ struct pl_hook {
     struct pl_hook_field *fields;
     uint32_t *helpers;
     char **field_names;
-    _Atomic uint32_t fault_streak;
+    bool inline_ok;  /* no validator, no sampling: see head.fast_fn */
     pthread_mutex_t attach_lock;
     uint64_t attaches, breaker_trips;   /* under attach_lock */
     char breaker_reason[256];           /* under attach_lock */
-    struct hook_tstats tstats[PL_MAX_THREADS];
 };
 
 /* Relaxed single-writer counter update: a plain increment, but race-free for
@@ -145,6 +145,10 @@ int pl_hook_register(pl_runtime *rt, const struct pl_hook_spec *spec, pl_hook **
         h->spec.fault_limit = DEFAULT_FAULT_LIMIT;
     if (h->spec.sample_shift > 30)
         h->spec.sample_shift = 30;
+    h->head.ctx_size = spec->ctx_size;
+    h->head.ret_min = spec->has_ret_range ? (uint64_t)spec->ret_min : (uint64_t)INT64_MIN;
+    h->head.ret_span = spec->has_ret_range ? (uint64_t)spec->ret_max - (uint64_t)spec->ret_min : UINT64_MAX;
+    h->inline_ok = !spec->validate && !h->spec.sample_shift;
 
     pthread_mutex_lock(&rt->lock);
     rc = 0;
@@ -190,36 +194,17 @@ const struct pl_hook_spec *pl_hook_info(const pl_hook *hook)
     return &hook->spec;
 }
 
-static bool helper_allowed(const pl_hook *h, uint32_t id)
-{
-    for (uint32_t i = 0; i < h->spec.nhelpers; i++)
-        if (h->helpers[i] == id)
-            return true;
-    return false;
-}
-
-/* The parts of the hook's contract that can be checked on the instructions
- * alone: every helper called is on the allowlist. */
+/* Only programs verified against this hook's contract (context layout,
+ * helper allowlist, return range) may run in it. */
 static int check_fits_hook(const pl_hook *h, const pl_prog *p, pl_error *err)
 {
-    if (p->hook && p->hook != h)
-        return pl_fail(err, PL_EHOOK, -1, "program '%s' was loaded for hook '%s', not '%s'", p->name,
-                       p->hook->name, h->name);
-    for (uint32_t i = 0; i < p->ninsns; i++) {
-        const struct pl_insn *in = &p->insns[i];
-        if (in->code == (BPF_JMP | BPF_CALL | BPF_X))
-            return pl_fail(err, PL_EHOOK, (int)i,
-                           "program '%s' instruction %u: callx cannot be checked against hook '%s''s helper allowlist",
-                           p->name, i, h->name);
-        if (in->code == (BPF_JMP | BPF_CALL) && in->src == 0 && !helper_allowed(h, (uint32_t)in->imm)) {
-            const struct pl_helper_spec *hs = pl_helper_find(h->rt, (uint32_t)in->imm);
-            return pl_fail(err, PL_EHOOK, (int)i,
-                           "program '%s' instruction %u: helper %s (id %d) is not allowed in hook '%s'",
-                           p->name, i, hs ? hs->name : "?", in->imm, h->name);
-        }
-        if (in->code == BPF_LDDW)
-            i++;
-    }
+    if (!p->verified)
+        return pl_fail(err, PL_EHOOK, -1,
+                       "program '%s' was loaded without verification; hooks run only verified programs", p->name);
+    if (p->hook != h)
+        return pl_fail(err, PL_EHOOK, -1, "program '%s' was verified %s%s%s, not for hook '%s'; load it with this hook",
+                       p->name, p->hook ? "for hook '" : "without a hook", p->hook ? p->hook->name : "",
+                       p->hook ? "'" : "", h->name);
     return 0;
 }
 
@@ -228,7 +213,11 @@ static int check_fits_hook(const pl_hook *h, const pl_prog *p, pl_error *err)
 static pl_prog *swap_locked(pl_hook *h, pl_prog *prog)
 {
     pl_prog *old = atomic_exchange_explicit(&h->head.active, prog, memory_order_acq_rel);
-    atomic_store_explicit(&h->fault_streak, 0, memory_order_relaxed);
+    /* A reader that pairs the new fast_fn with the old program, or the
+     * reverse, is inside a section the grace period before the release of
+     * the old program waits for. */
+    atomic_store_explicit(&h->head.fast_fn, prog && h->inline_ok ? prog->jit_fn : NULL, memory_order_release);
+    atomic_store_explicit(&h->head.fault_streak, 0, memory_order_relaxed);
     if (old)
         pl_rcu_defer(put_prog_cb, old);
     return old;
@@ -271,12 +260,15 @@ pl_prog *pl_hook_current(pl_hook *h)
     return p;
 }
 
-/* Detaches p if it is still the attached program (another thread may have
- * tripped the breaker or replaced it already). */
-static void trip_breaker(pl_hook *h, pl_prog *p, uint64_t r0, uint32_t runtime_fault)
+/* Detaches the program that faulted — p, or when the inline path only knew
+ * its code, the program running fn — if it is still attached (another
+ * thread may have tripped the breaker or replaced it already). */
+static void trip_breaker(pl_hook *h, pl_prog *p, pl_jit_fn fn, uint64_t r0, uint32_t runtime_fault)
 {
     pthread_mutex_lock(&h->attach_lock);
-    if (atomic_load_explicit(&h->head.active, memory_order_relaxed) == p) {
+    pl_prog *cur = atomic_load_explicit(&h->head.active, memory_order_relaxed);
+    if (cur && (p ? cur == p : cur->jit_fn == fn)) {
+        p = cur;
         swap_locked(h, NULL);
         h->breaker_trips++;
         snprintf(h->breaker_reason, sizeof(h->breaker_reason),
@@ -294,15 +286,28 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static int count_fault(pl_hook *h, pl_prog *p, pl_jit_fn fn, uint64_t r0, uint32_t runtime_fault)
+{
+    bump(&h->head.tstats[pl_thread_slot()].faults, 1);
+    if (atomic_fetch_add_explicit(&h->head.fault_streak, 1, memory_order_relaxed) + 1 >= h->spec.fault_limit)
+        trip_breaker(h, p, fn, r0, runtime_fault);
+    return PL_HOOK_FAULT;
+}
+
+int pl__hook_fault(pl_hook *h, pl_jit_fn fn, uint64_t r0, uint32_t runtime_fault)
+{
+    return count_fault(h, NULL, fn, r0, runtime_fault);
+}
+
 int pl_hook_invoke(pl_hook *h, void *ctx, uint64_t *ret)
 {
-    struct hook_tstats *st = &h->tstats[pl_thread_slot()];
     pl_rcu_read_lock();
     pl_prog *p = atomic_load_explicit(&h->head.active, memory_order_acquire);
     if (!p) {
         pl_rcu_read_unlock();
         return PL_HOOK_DEFAULT;
     }
+    struct pl__hook_tstats *st = &h->head.tstats[pl_thread_slot()];
     uint64_t n = st->invocations;
     bump(&st->invocations, 1);
     bool timed = h->spec.sample_shift && (n & ((1u << h->spec.sample_shift) - 1)) == 0;
@@ -314,29 +319,25 @@ int pl_hook_invoke(pl_hook *h, void *ctx, uint64_t *ret)
         bump(&st->samples, 1);
         bump(&st->sampled_ns, now_ns() - t0);
     }
-    bool valid = !fault && (!h->spec.has_ret_range ||
-                            ((int64_t)r0 >= h->spec.ret_min && (int64_t)r0 <= h->spec.ret_max)) &&
-                 (!h->spec.validate || h->spec.validate(r0, ctx, h->spec.validate_user));
-    if (__builtin_expect(!valid, 0)) {
-        bump(&st->faults, 1);
-        if (atomic_fetch_add_explicit(&h->fault_streak, 1, memory_order_relaxed) + 1 >= h->spec.fault_limit)
-            trip_breaker(h, p, r0, fault);
-        pl_rcu_read_unlock();
-        return PL_HOOK_FAULT;
+    int rc = PL_HOOK_RAN;
+    if (fault || r0 - h->head.ret_min > h->head.ret_span ||
+        (h->spec.validate && !h->spec.validate(r0, ctx, h->spec.validate_user))) {
+        rc = count_fault(h, p, NULL, r0, fault);
+    } else {
+        /* Read-mostly: only written after a fault, so no shared-line write here. */
+        if (__builtin_expect(atomic_load_explicit(&h->head.fault_streak, memory_order_relaxed) != 0, 0))
+            atomic_store_explicit(&h->head.fault_streak, 0, memory_order_relaxed);
+        *ret = r0;
     }
-    /* Read-mostly: only written after a fault, so no shared-line write here. */
-    if (__builtin_expect(atomic_load_explicit(&h->fault_streak, memory_order_relaxed) != 0, 0))
-        atomic_store_explicit(&h->fault_streak, 0, memory_order_relaxed);
     pl_rcu_read_unlock();
-    *ret = r0;
-    return PL_HOOK_RAN;
+    return rc;
 }
 
 void pl_hook_stats(pl_hook *h, struct pl_hook_stats *out)
 {
     memset(out, 0, sizeof(*out));
     for (int i = 0; i < PL_MAX_THREADS; i++) {
-        const struct hook_tstats *st = &h->tstats[i];
+        const struct pl__hook_tstats *st = &h->head.tstats[i];
         out->invocations += __atomic_load_n(&st->invocations, __ATOMIC_RELAXED);
         out->faults += __atomic_load_n(&st->faults, __ATOMIC_RELAXED);
         out->samples += __atomic_load_n(&st->samples, __ATOMIC_RELAXED);

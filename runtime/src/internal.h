@@ -46,16 +46,21 @@ struct pl_runtime {
 
 /* ------------------------------------------------------------ thread.c */
 
+/* Registers the calling thread: assigns its slot and adds it to the RCU
+ * read side (pl__tls, declared in pliant.h, is its state). Undone at exit. */
+void pl_thread_register_slow(void);
+static inline struct pl__thread *pl_thread_self(void)
+{
+    struct pl__thread *t = &pl__tls;
+    if (__builtin_expect(t->slot == 0, 0))
+        pl_thread_register_slow();
+    return t;
+}
 /* Small dense index of the calling thread in [0, PL_MAX_THREADS), assigned on
- * first use and recycled at thread exit; also registers the thread with the
- * RCU read side. */
-extern __thread int pl_tls_slot __attribute__((tls_model("initial-exec")));
-extern __thread bool pl_tls_rcu_worker __attribute__((tls_model("initial-exec")));
-int pl_thread_slot_slow(void);
+ * first use and recycled at thread exit. */
 static inline int pl_thread_slot(void)
 {
-    int s = pl_tls_slot;
-    return __builtin_expect(s > 0, 1) ? s - 1 : pl_thread_slot_slow();
+    return (int)pl_thread_self()->slot - 1;
 }
 
 /* ------------------------------------------------------------ program */
@@ -77,6 +82,14 @@ struct pl_insn_aux {
  * when the program aborted (e.g. callx to an unknown helper). */
 typedef uint64_t (*pl_jit_fn)(void *ctx, uint64_t ctx_len, uint32_t *fault);
 
+/* Source position of an instruction, from the object's BTF line info. */
+struct pl_line {
+    uint32_t insn;
+    uint32_t line;
+    const char *file;
+    const char *text; /* the source line itself, or NULL */
+};
+
 struct pl_prog {
     _Atomic uint32_t refs;
     pl_runtime *rt;
@@ -91,23 +104,50 @@ struct pl_prog {
     /* Subprogram entry points (index 0 is the main program), sorted. */
     uint32_t *subprogs;
     uint32_t nsubprogs;
+    /* Line info (sorted by insn), strings owned by line_strings. */
+    struct pl_line *lines;
+    uint32_t nlines;
+    char *line_strings;
+    bool verified;
+    struct pl_verifier_stats vstats;
     /* JIT output. */
     pl_jit_fn jit_fn;
     void *jit_mem;
     size_t jit_size;
 };
 
-/* Takes ownership of insns/aux arrays only on success. Decodes and checks
- * structure, then JIT-compiles (unless PL_LOAD_NO_JIT). Map references are
- * expected to already be resolved in insns + aux (the loader does that). */
+/* Source positions handed from the ELF loader to the program (ownership
+ * moves with a successful pl_prog_create). */
+struct pl_prog_lines {
+    struct pl_line *lines;
+    uint32_t nlines;
+    char *strings;
+};
+
+/* Takes ownership of insns/aux (and lines) only on success. Decodes and
+ * checks structure, verifies (unless PL_LOAD_NO_VERIFY), then JIT-compiles
+ * (unless PL_LOAD_NO_JIT). Map references are expected to already be
+ * resolved in insns + aux (the loader does that). */
 int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *aux,
-                   uint32_t ninsns, pl_map **maps, uint32_t nmaps,
+                   uint32_t ninsns, pl_map **maps, uint32_t nmaps, const struct pl_prog_lines *lines,
                    const struct pl_prog_opts *opts, pl_prog **out, pl_error *err);
 
 /* ------------------------------------------------------------ validate.c */
 
 /* Strict decoding and structural validation; fills prog->subprogs. */
 int pl_validate(pl_prog *prog, pl_error *err);
+
+/* ------------------------------------------------------------ verifier.c */
+
+struct pl_verify_opts {
+    const pl_hook *hook;
+    uint32_t ctx_size;
+    pl_verifier_log_fn log;
+    void *log_user;
+};
+
+/* Proves the program safe (see verifier.c); PL_EVERIFY with the reason. */
+int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err);
 
 /* ------------------------------------------------------------ interp.c */
 
@@ -116,9 +156,17 @@ uint64_t pl_interp_run(const pl_prog *prog, void *ctx, uint64_t ctx_len, uint32_
 /* ------------------------------------------------------------ jit_x86.c */
 
 /* Compiles prog; on success sets prog->jit_fn/jit_mem/jit_size. The code is
- * mapped read+execute only (written through a separate RW step first). */
+ * mapped read+execute only and is never writable through any mapping. */
 int pl_jit_compile(pl_prog *prog, pl_error *err);
 void pl_jit_free(pl_prog *prog);
+
+/* ------------------------------------------------------------ jit_mem.c */
+
+/* Copies len bytes of code into executable memory shared with other
+ * programs; NULL when out of memory. */
+void *pl_jit_mem_install(const uint8_t *code, size_t len);
+/* Releases what pl_jit_mem_install returned, once no thread can run it. */
+void pl_jit_mem_free(void *code, size_t len);
 
 /* ------------------------------------------------------------ maps.c */
 
@@ -206,16 +254,57 @@ uint64_t pl_random_u64(void);
 
 /* ------------------------------------------------------------ rcu.c */
 
-/* Read-side protocol (userspace RCU); see rcu.c. The lock registers the
- * calling thread on first use. */
-void pl_rcu_read_lock(void);
-void pl_rcu_read_unlock(void);
-/* Used by thread.c on a thread's first use and at its exit. */
+/* A full fence, for the grace-period handshake where membarrier(2) is
+ * missing. GCC rejects atomic_thread_fence under ThreadSanitizer, which
+ * models no fences (nor needs this one: see rcu.c); there a seq_cst
+ * read-modify-write of a private word stands in, a full barrier on x86. */
+static inline void pl_full_fence(void)
+{
+#ifdef PL_TSAN
+    static __thread _Atomic int word;
+    atomic_fetch_add_explicit(&word, 0, memory_order_seq_cst);
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+/* Read-side protocol (an epoch scheme; see rcu.c). Sections nest; the lock
+ * registers the calling thread on first use. */
+static inline void pl_rcu_read_lock(void)
+{
+    struct pl__thread *t = pl_thread_self();
+    uint64_t seq = atomic_load_explicit(&t->rcu_seq, memory_order_relaxed);
+    if (seq & 1) {
+        t->rcu_nest++;
+        return;
+    }
+    atomic_store_explicit(&t->rcu_seq, seq + 1, memory_order_relaxed);
+    /* Without membarrier(2) the reader orders its store before its loads. */
+    if (__builtin_expect(!t->fast, 0))
+        pl_full_fence();
+    atomic_signal_fence(memory_order_seq_cst);
+}
+static inline void pl_rcu_read_unlock(void)
+{
+    struct pl__thread *t = &pl__tls;
+    if (t->rcu_nest) {
+        t->rcu_nest--;
+        return;
+    }
+    atomic_store_explicit(&t->rcu_seq, atomic_load_explicit(&t->rcu_seq, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+/* Used by thread.c when a thread registers and when it exits. */
 void pl_rcu_register_thread(void);
 void pl_rcu_unregister_thread(void);
-/* Runs fn(arg) after every reader that could see the object has finished. */
+/* True when grace periods use membarrier(2) (decided once, before any
+ * thread registers). */
+bool pl_rcu_membarrier(void);
+/* Runs fn(arg) after every reader that could see the object has finished.
+ * Never waits for a grace period: the reclaimer thread runs fn. */
 void pl_rcu_defer(void (*fn)(void *arg), void *arg);
-/* Waits until every deferred function queued so far has run. */
+/* Waits until every deferred function queued so far has run. Not from
+ * inside a read-side section or a deferred function. */
 void pl_rcu_barrier(void);
 
 #endif

@@ -17,21 +17,27 @@
  * so the unwind stub can reset rsp to the anchor and run the main epilogue:
  * the skipped subprogram epilogues restore nothing the main one does not.
  *
- * Branch sizes are chosen by iterating: the first pass emits every branch in
- * its rel32 form, later passes pick rel8 whenever the distance measured in
- * the previous pass fits. Distances can only shrink from pass to pass, so
- * each instruction's size never grows and an unchanged total size means an
- * unchanged layout: that pass's output, whose displacements were computed
- * from the previous (identical) layout, is final. */
+ * The program is translated once. Every branch between instructions,
+ * subprograms and stubs is emitted in its rel32 form and recorded as a
+ * fixup; branch relaxation then runs on the fixup list alone, and one
+ * compaction sweep moves the code between fixups into place and encodes
+ * each branch in its final form. Translating once instead of re-emitting
+ * until the sizes converge divides the JIT's cost by the number of passes
+ * (three for typical programs).
+ *
+ * Relaxation starts from all-rel32 and shrinks a branch to rel8 when its
+ * displacement fits; shrinking only ever shortens distances, so a short
+ * branch stays valid and the iteration converges on the fixup list, without
+ * touching the code. Short branches inside one instruction's expansion
+ * (division checks, callx, cmpxchg loops) are final when emitted: the only
+ * fixups they may span are stub branches, which keep their rel32 form. */
 #include "internal.h"
 #include "jit_x86_emit.h"
 
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 /* r1-r5 sit in System V argument registers so a helper call needs one move
  * (r4: r9 -> rcx; rcx itself stays free for shift counts). r6-r10 sit in
@@ -51,11 +57,27 @@ static const uint8_t reg_map[PL_NREGS] = {
  * stub expands to; reserved before emitting each of them. */
 #define MAX_INSN_BYTES 256
 
-/* Passes that may shrink branches before falling back to rel32 everywhere;
- * convergence is guaranteed, this only bounds pathological programs. */
-#define MAX_SHRINK_PASSES 16
+/* Fixups one eBPF instruction can emit at most (callx: three stub
+ * branches). */
+#define MAX_FIXUPS_PER_INSN 3
+
+/* Relaxation rounds; stopping early only leaves some branches rel32, so
+ * this bounds the work on pathological programs without risk. */
+#define MAX_RELAX_ROUNDS 16
 
 enum { STUB_FAULT, STUB_UNWIND, NSTUBS };
+
+/* What a fixup's rel32 refers to, and whether it may become rel8. */
+enum fix_kind { FIX_JMP, FIX_JCC, FIX_STUB_JMP, FIX_STUB_JCC, FIX_CALL };
+
+struct fixup {
+    uint32_t pos;      /* start of the branch as emitted */
+    uint32_t target;   /* insn index, subprogram index or stub until resolved, then its offset */
+    uint32_t tgt_fix;  /* first fixup at or after the target */
+    uint8_t kind;      /* enum fix_kind */
+    uint8_t cc;        /* FIX_JCC, FIX_STUB_JCC */
+    bool short_form;   /* relaxed to rel8 */
+};
 
 struct frame {
     uint8_t saved[7];     /* callee-saved registers in push order */
@@ -72,20 +94,21 @@ struct jit {
     pl_error *err;
     struct x86_buf b;
     size_t cap;
-    /* Native offset of each instruction's body (after any prologue) and of
-     * each subprogram's prologue, for this pass and the previous one. */
-    uint32_t *off, *prev_off;
-    uint32_t *fn_off, *prev_fn_off;
-    uint32_t stub_off[NSTUBS], prev_stub_off[NSTUBS];
-    bool have_prev;
-    bool force_long;
+    /* Native offset (before compaction) of each instruction's body (after
+     * any prologue), of each subprogram's prologue and of the stubs. */
+    uint32_t *off;
+    uint32_t *fn_off;
+    uint32_t stub_off[NSTUBS];
+    struct fixup *fix;
+    uint32_t nfix;
+    uint32_t *shrink;      /* bytes saved by relaxation before each fixup */
     uint8_t *is_target;    /* bitmap: instructions some branch jumps to */
     bool fused_next;       /* the last instruction also translated the next */
     struct frame *frames;
     bool needs_fault_slot; /* main frame keeps the fault pointer at [anchor] */
     bool needs_anchor;
     bool blind;
-    uint64_t rng_seed, rng;
+    uint64_t rng;
 };
 
 static bool is_lddw(const struct pl_insn *in) { return in->code == BPF_LDDW; }
@@ -96,7 +119,7 @@ static bool is_branch_target(const struct jit *j, uint32_t insn)
 }
 
 /* splitmix64: cheap per-instruction blinding values from one getrandom()
- * seed; restarted every pass so all passes emit the same sizes. */
+ * seed. */
 static uint64_t next_rand(struct jit *j)
 {
     uint64_t z = (j->rng += 0x9e3779b97f4a7c15ull);
@@ -118,41 +141,35 @@ static bool reserve(struct jit *j)
     return true;
 }
 
-/* The current position expressed in the previous pass's layout: branches
- * measure distances in that layout so that sizes only ever shrink. */
-static int64_t prev_pos(const struct jit *j, uint32_t insn)
+static void add_fixup(struct jit *j, enum fix_kind kind, int cc, uint32_t target)
 {
-    return (int64_t)j->prev_off[insn] + (int64_t)(j->b.len - j->off[insn]);
-}
-
-/* Branch (cc < 0: jmp) from instruction insn to the body of target. */
-static void emit_branch(struct jit *j, uint32_t insn, int cc, uint32_t target)
-{
-    int64_t here = j->have_prev ? prev_pos(j, insn) : 0;
-    int64_t dest = j->have_prev ? j->prev_off[target] : 0;
-    int64_t short_disp = dest - (here + X86_JMP8_LEN);
-    if (!j->force_long && x86_fits_i8(short_disp)) {
-        if (cc < 0)
-            x86_jmp8(&j->b, (int8_t)short_disp);
-        else
-            x86_jcc8(&j->b, (enum x86_cc)cc, (int8_t)short_disp);
-    } else if (cc < 0) {
-        x86_jmp32(&j->b, (int32_t)(dest - (here + X86_JMP32_LEN)));
-    } else {
-        x86_jcc32(&j->b, (enum x86_cc)cc, (int32_t)(dest - (here + X86_JCC32_LEN)));
+    j->fix[j->nfix++] = (struct fixup){.pos = (uint32_t)j->b.len, .target = target, .kind = (uint8_t)kind,
+                                       .cc = (uint8_t)cc};
+    switch (kind) {
+    case FIX_JMP:
+    case FIX_STUB_JMP:
+        x86_jmp32(&j->b, 0);
+        break;
+    case FIX_JCC:
+    case FIX_STUB_JCC:
+        x86_jcc32(&j->b, (enum x86_cc)cc, 0);
+        break;
+    case FIX_CALL:
+        x86_call32(&j->b, 0);
+        break;
     }
 }
 
-/* Stubs are only reached on abort paths, so their branches stay rel32: that
- * keeps every size inside an instruction independent of the pass. */
-static void emit_stub_branch(struct jit *j, uint32_t insn, int cc, int stub)
+/* Branch (cc < 0: jmp) to the body of instruction target. */
+static void emit_branch(struct jit *j, int cc, uint32_t target)
 {
-    int64_t here = j->have_prev ? prev_pos(j, insn) : 0;
-    int64_t dest = j->have_prev ? j->prev_stub_off[stub] : 0;
-    if (cc < 0)
-        x86_jmp32(&j->b, (int32_t)(dest - (here + X86_JMP32_LEN)));
-    else
-        x86_jcc32(&j->b, (enum x86_cc)cc, (int32_t)(dest - (here + X86_JCC32_LEN)));
+    add_fixup(j, cc < 0 ? FIX_JMP : FIX_JCC, cc, target);
+}
+
+/* Stubs are only reached on abort paths, so their branches stay rel32. */
+static void emit_stub_branch(struct jit *j, int cc, int stub)
+{
+    add_fixup(j, cc < 0 ? FIX_STUB_JMP : FIX_STUB_JCC, cc, (uint32_t)stub);
 }
 
 /* Short forward branches inside one instruction's expansion: emit with a
@@ -652,7 +669,7 @@ static const uint8_t jump_cc[16] = {
     [BPF_JSLT >> 4] = X86_CC_L,  [BPF_JSLE >> 4] = X86_CC_LE,
 };
 
-static void emit_helper_call(struct jit *j, uint32_t i, pl_helper_fn fn, bool unwind_on_zero)
+static void emit_helper_call(struct jit *j, pl_helper_fn fn, bool unwind_on_zero)
 {
     struct x86_buf *b = &j->b;
     x86_mov_rr(b, true, X86_RCX, reg_map[4]);
@@ -660,7 +677,7 @@ static void emit_helper_call(struct jit *j, uint32_t i, pl_helper_fn fn, bool un
     x86_call_reg(b, X86_RAX);
     if (unwind_on_zero) {
         x86_rr(b, true, X86_OP_TEST_RM_R, X86_RAX, X86_RAX);
-        emit_stub_branch(j, i, X86_CC_E, STUB_UNWIND);
+        emit_stub_branch(j, X86_CC_E, STUB_UNWIND);
     }
 }
 
@@ -668,19 +685,19 @@ _Static_assert(PL_HELPER_UNWIND_ON_ZERO <= 0xff, "callx tests the unwind flag wi
 
 /* The helper id is only known at run time: look it up in the runtime's
  * table, fault on an unknown id, and honour the unwind flag. */
-static void emit_callx(struct jit *j, uint32_t i, int id_reg)
+static void emit_callx(struct jit *j, int id_reg)
 {
     struct x86_buf *b = &j->b;
     const int32_t flags_from_fns =
         (int32_t)(offsetof(struct pl_runtime, helper_flags) - offsetof(struct pl_runtime, helper_fns));
     x86_mov_rr(b, true, TMP, id_reg);
     x86_alu_ri(b, true, X86_CMP, TMP, PL_HELPER_ID_MAX);
-    emit_stub_branch(j, i, X86_CC_AE, STUB_FAULT);
+    emit_stub_branch(j, X86_CC_AE, STUB_FAULT);
     /* rax (r0) is free: the call overwrites it anyway. */
     x86_movabs(b, X86_RAX, (uint64_t)(uintptr_t)j->prog->rt->helper_fns);
     x86_mem_sib(b, true, X86_OP_MOV_R_RM, TMP2, X86_RAX, TMP, 3, 0);
     x86_rr(b, true, X86_OP_TEST_RM_R, TMP2, TMP2);
-    emit_stub_branch(j, i, X86_CC_E, STUB_FAULT);
+    emit_stub_branch(j, X86_CC_E, STUB_FAULT);
     x86_mov_rr(b, true, X86_RCX, reg_map[4]);
     /* test byte [rax + TMP*4 + flags_from_fns], PL_HELPER_UNWIND_ON_ZERO */
     x86_mem_sib(b, false, X86_OP_TEST_RM8_IMM, X86_TEST, X86_RAX, TMP, 2, flags_from_fns);
@@ -691,7 +708,7 @@ static void emit_callx(struct jit *j, uint32_t i, int id_reg)
     patch8_here(j, to_unwinding_call);
     x86_call_reg(b, TMP2);
     x86_rr(b, true, X86_OP_TEST_RM_R, X86_RAX, X86_RAX);
-    emit_stub_branch(j, i, X86_CC_E, STUB_UNWIND);
+    emit_stub_branch(j, X86_CC_E, STUB_UNWIND);
     patch8_here(j, done);
 }
 
@@ -712,22 +729,20 @@ static int emit_call(struct jit *j, const struct pl_insn *in, uint32_t i)
 {
     const pl_runtime *rt = j->prog->rt;
     if (BPF_SRC(in->code) == BPF_X) {
-        emit_callx(j, i, reg_map[in->dst]);
+        emit_callx(j, reg_map[in->dst]);
         return 0;
     }
     if (in->src == BPF_PSEUDO_CALL) {
         int k = subprog_at(j->prog, (uint32_t)((int64_t)i + in->imm + 1));
         if (k < 0)
             return pl_fail(j->err, PL_EJIT, (int)i, "local call target is not a subprogram entry");
-        int64_t here = j->have_prev ? prev_pos(j, i) : 0;
-        int64_t dest = j->have_prev ? j->prev_fn_off[k] : 0;
-        x86_call32(&j->b, (int32_t)(dest - (here + X86_CALL32_LEN)));
+        add_fixup(j, FIX_CALL, -1, (uint32_t)k);
         return 0;
     }
     uint32_t id = (uint32_t)in->imm;
     if (in->src != 0 || id >= PL_HELPER_ID_MAX || !rt->helper_fns[id])
         return pl_fail(j->err, PL_EJIT, (int)i, "call to an unregistered helper %u", id);
-    emit_helper_call(j, i, rt->helper_fns[id], rt->helper_flags[id] & PL_HELPER_UNWIND_ON_ZERO);
+    emit_helper_call(j, rt->helper_fns[id], rt->helper_flags[id] & PL_HELPER_UNWIND_ON_ZERO);
     return 0;
 }
 
@@ -745,7 +760,7 @@ static int emit_jump(struct jit *j, const struct frame *f, const struct pl_insn 
     case BPF_JA: {
         uint32_t target = (uint32_t)((int64_t)i + 1 + (w ? in->off : in->imm));
         if (target != i + 1)
-            emit_branch(j, i, -1, target);
+            emit_branch(j, -1, target);
         return 0;
     }
     }
@@ -780,7 +795,7 @@ static int emit_jump(struct jit *j, const struct frame *f, const struct pl_insn 
         j->fused_next = true;
         return 0;
     }
-    emit_branch(j, i, jump_cc[op >> 4], target);
+    emit_branch(j, jump_cc[op >> 4], target);
     return 0;
 }
 
@@ -811,8 +826,6 @@ static int emit_insn(struct jit *j, const struct frame *f, uint32_t i)
 static int emit_program(struct jit *j)
 {
     const pl_prog *prog = j->prog;
-    j->b.len = 0;
-    j->rng = j->rng_seed;
     for (uint32_t k = 0; k < prog->nsubprogs; k++) {
         const struct frame *f = &j->frames[k];
         if (!reserve(j))
@@ -910,23 +923,108 @@ static void plan_frames(struct jit *j)
 
 static int install(pl_prog *prog, const struct x86_buf *b, pl_error *err)
 {
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t map_len = (b->len + page - 1) & ~(page - 1);
-    /* Populating in mmap saves the page fault the copy would take. */
-    uint8_t *mem = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (mem == MAP_FAILED)
+    void *mem = pl_jit_mem_install(b->code, b->len);
+    if (!mem)
         return pl_fail(err, PL_ENOMEM, -1, "cannot map memory for JIT code");
-    memcpy(mem, b->code, b->len);
-    /* int3 in the slack: a stray jump there traps instead of sliding. */
-    memset(mem + b->len, 0xcc, map_len - b->len);
-    if (mprotect(mem, map_len, PROT_READ | PROT_EXEC)) {
-        munmap(mem, map_len);
-        return pl_fail(err, PL_EJIT, -1, "cannot make JIT code executable");
-    }
     prog->jit_mem = mem;
     prog->jit_size = b->len;
     prog->jit_fn = (pl_jit_fn)(uintptr_t)mem;
     return 0;
+}
+
+/* Bytes a fixup's rel8 form saves. */
+static uint32_t fix_saving(const struct fixup *x)
+{
+    return x->kind == FIX_JMP ? X86_JMP32_LEN - X86_JMP8_LEN : x->kind == FIX_JCC ? X86_JCC32_LEN - X86_JMP8_LEN : 0;
+}
+
+static uint32_t fix_long_len(const struct fixup *x)
+{
+    return x->kind == FIX_JCC || x->kind == FIX_STUB_JCC ? X86_JCC32_LEN : X86_JMP32_LEN;
+}
+
+/* shrink[k]: bytes saved before fixup k with the current choices. */
+static void sum_savings(struct jit *j)
+{
+    uint32_t saved = 0;
+    for (uint32_t k = 0; k < j->nfix; k++) {
+        j->shrink[k] = saved;
+        if (j->fix[k].short_form)
+            saved += fix_saving(&j->fix[k]);
+    }
+    j->shrink[j->nfix] = saved;
+}
+
+/* Resolves fixup targets to offsets and picks rel8 wherever it fits (see
+ * top of file). */
+static void relax(struct jit *j)
+{
+    struct fixup *fx = j->fix;
+    uint32_t nfix = j->nfix;
+    for (uint32_t k = 0; k < nfix; k++) {
+        struct fixup *x = &fx[k];
+        x->target = x->kind == FIX_JMP || x->kind == FIX_JCC ? j->off[x->target]
+                    : x->kind == FIX_CALL                    ? j->fn_off[x->target]
+                                                             : j->stub_off[x->target];
+        uint32_t lo = 0, hi = nfix;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (fx[mid].pos < x->target)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        x->tgt_fix = lo;
+    }
+    for (unsigned round = 0;; round++) {
+        sum_savings(j);
+        bool changed = false;
+        for (uint32_t k = 0; round < MAX_RELAX_ROUNDS && k < nfix; k++) {
+            struct fixup *x = &fx[k];
+            if (x->short_form || !fix_saving(x))
+                continue;
+            /* Savings marked in this round are not in shrink yet: the
+             * distances used are upper bounds, so a rel8 chosen is safe. A
+             * forward branch's own saving shortens its distance. */
+            int64_t own = x->tgt_fix > k ? fix_saving(x) : 0;
+            int64_t dest = (int64_t)x->target - j->shrink[x->tgt_fix] - own;
+            int64_t end = (int64_t)x->pos - j->shrink[k] + X86_JMP8_LEN;
+            if (x86_fits_i8(dest - end))
+                changed = x->short_form = true;
+        }
+        if (!changed)
+            return;
+    }
+}
+
+/* Moves the code between fixups into its final place and encodes every
+ * fixup. Code only moves down and a branch never grows, so one in-place
+ * sweep suffices. */
+static void compact(struct jit *j)
+{
+    uint8_t *code = j->b.code;
+    size_t from = 0, to = 0;
+    for (uint32_t k = 0; k < j->nfix; k++) {
+        const struct fixup *x = &j->fix[k];
+        memmove(code + to, code + from, x->pos - from);
+        struct x86_buf out = {code, to + (x->pos - from)};
+        int64_t dest = (int64_t)x->target - j->shrink[x->tgt_fix];
+        int64_t here = (int64_t)out.len;
+        if (x->short_form && x->kind == FIX_JMP)
+            x86_jmp8(&out, (int8_t)(dest - (here + X86_JMP8_LEN)));
+        else if (x->short_form)
+            x86_jcc8(&out, (enum x86_cc)x->cc, (int8_t)(dest - (here + X86_JMP8_LEN)));
+        else if (x->kind == FIX_JMP || x->kind == FIX_STUB_JMP)
+            x86_jmp32(&out, (int32_t)(dest - (here + X86_JMP32_LEN)));
+        else if (x->kind == FIX_CALL)
+            x86_call32(&out, (int32_t)(dest - (here + X86_CALL32_LEN)));
+        else
+            x86_jcc32(&out, (enum x86_cc)x->cc, (int32_t)(dest - (here + X86_JCC32_LEN)));
+        to = out.len;
+        from = x->pos + fix_long_len(x);
+    }
+    memmove(code + to, code + from, j->b.len - from);
+    j->b.len = to + (j->b.len - from);
 }
 
 int pl_jit_compile(pl_prog *prog, pl_error *err)
@@ -936,56 +1034,48 @@ int pl_jit_compile(pl_prog *prog, pl_error *err)
         return pl_fail(err, PL_EJIT, -1, "program has no entry subprogram");
 
     struct jit j = {.prog = prog, .err = err, .blind = prog->flags & PL_LOAD_BLIND_CONSTANTS};
-    /* One block for the offset tables, frames and branch-target bitmap;
-     * only the last two, which are small, need zeroing. */
-    size_t offs_bytes = (2 * (size_t)n + 2 * (size_t)nsub) * sizeof(uint32_t);
-    size_t frames_at = (offs_bytes + _Alignof(struct frame) - 1) & ~(_Alignof(struct frame) - 1);
+    /* One block for the offset tables, fixups, frames and branch-target
+     * bitmap; only the last two, which are small, need zeroing. */
+    size_t max_fix = (size_t)n * MAX_FIXUPS_PER_INSN;
+    size_t offs_bytes = ((size_t)n + nsub + max_fix + 1) * sizeof(uint32_t);
+    size_t fix_at = (offs_bytes + _Alignof(struct fixup) - 1) & ~(_Alignof(struct fixup) - 1);
+    size_t frames_at = fix_at + max_fix * sizeof(struct fixup);
+    frames_at = (frames_at + _Alignof(struct frame) - 1) & ~(_Alignof(struct frame) - 1);
     size_t targets_at = frames_at + nsub * sizeof(struct frame);
     size_t targets_bytes = n / 8 + 1;
     uint8_t *block = malloc(targets_at + targets_bytes);
     if (!block)
         return pl_fail(err, PL_ENOMEM, -1, "out of memory for JIT tables");
     j.off = (uint32_t *)block;
-    j.prev_off = j.off + n;
-    j.fn_off = j.prev_off + n;
-    j.prev_fn_off = j.fn_off + nsub;
+    j.fn_off = j.off + n;
+    j.shrink = j.fn_off + nsub;
+    j.fix = (struct fixup *)(block + fix_at);
     j.frames = (struct frame *)(block + frames_at);
     memset(j.frames, 0, nsub * sizeof(struct frame));
     j.is_target = block + targets_at;
     memset(j.is_target, 0, targets_bytes);
 
     int rc = 0;
-    if (j.blind && getrandom(&j.rng_seed, sizeof(j.rng_seed), 0) != sizeof(j.rng_seed)) {
+    if (j.blind && getrandom(&j.rng, sizeof(j.rng), 0) != sizeof(j.rng)) {
         rc = pl_fail(err, PL_EJIT, -1, "no randomness for constant blinding");
         goto out;
     }
     scan_subprogs(&j);
     plan_frames(&j);
 
-    j.cap = (size_t)n * 8 + MAX_INSN_BYTES;
+    /* Typical expansion is 10-30 bytes per instruction; reserve() grows
+     * the buffer for the rest. */
+    j.cap = (size_t)n * 16 + MAX_INSN_BYTES;
     j.b.code = malloc(j.cap);
     if (!j.b.code) {
         rc = pl_fail(err, PL_ENOMEM, -1, "out of memory for JIT code");
         goto out;
     }
-    j.force_long = true;
-    for (unsigned pass = 0;; pass++) {
-        size_t prev_len = j.b.len;
-        rc = emit_program(&j);
-        if (rc)
-            goto out;
-        if (j.have_prev && j.b.len == prev_len)
-            break;
-        uint32_t *t = j.prev_off;
-        j.prev_off = j.off;
-        j.off = t;
-        t = j.prev_fn_off;
-        j.prev_fn_off = j.fn_off;
-        j.fn_off = t;
-        memcpy(j.prev_stub_off, j.stub_off, sizeof(j.stub_off));
-        j.have_prev = true;
-        j.force_long = pass >= MAX_SHRINK_PASSES;
-    }
+    rc = emit_program(&j);
+    if (rc)
+        goto out;
+    relax(&j);
+    compact(&j);
     rc = install(prog, &j.b, err);
 out:
     free(j.b.code);
@@ -996,7 +1086,7 @@ out:
 void pl_jit_free(pl_prog *prog)
 {
     if (prog->jit_mem)
-        munmap(prog->jit_mem, prog->jit_size);
+        pl_jit_mem_free(prog->jit_mem, prog->jit_size);
     prog->jit_mem = NULL;
     prog->jit_size = 0;
     prog->jit_fn = NULL;

@@ -14,11 +14,13 @@ static void prog_free(pl_prog *p)
     free(p->insns);
     free(p->aux);
     free(p->subprogs);
+    free(p->lines);
+    free(p->line_strings);
     free(p);
 }
 
 int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *aux,
-                   uint32_t ninsns, pl_map **maps, uint32_t nmaps,
+                   uint32_t ninsns, pl_map **maps, uint32_t nmaps, const struct pl_prog_lines *lines,
                    const struct pl_prog_opts *opts, pl_prog **out, pl_error *err)
 {
     pl_prog *p = calloc(1, sizeof(*p));
@@ -42,14 +44,31 @@ int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *au
     }
     p->maps = refs;
     p->nmaps = nmaps;
+    if (lines) {
+        p->lines = lines->lines;
+        p->nlines = lines->nlines;
+        p->line_strings = lines->strings;
+    }
 
     int rc = pl_validate(p, err);
+    if (!rc && !(p->flags & PL_LOAD_NO_VERIFY)) {
+        struct pl_verify_opts vo = {
+            .hook = p->hook,
+            .ctx_size = opts ? opts->ctx_size : 0,
+            .log = opts ? opts->verifier_log : NULL,
+            .log_user = opts ? opts->verifier_log_user : NULL,
+        };
+        rc = pl_verify(p, &vo, err);
+        p->verified = rc == 0;
+    }
     if (!rc && !(p->flags & PL_LOAD_NO_JIT))
         rc = pl_jit_compile(p, err);
     if (rc) {
-        /* The caller keeps ownership of insns and aux on failure. */
+        /* The caller keeps ownership of insns, aux and lines on failure. */
         p->insns = NULL;
         p->aux = NULL;
+        p->lines = NULL;
+        p->line_strings = NULL;
         prog_free(p);
         return rc;
     }
@@ -127,7 +146,8 @@ int pl_prog_load(pl_runtime *rt, const struct pl_insn *insns, uint32_t ninsns,
     memcpy(copy, insns, sizeof(*copy) * ninsns);
     int rc = resolve_lddw(copy, aux, ninsns, nmaps ? opts->maps : NULL, nmaps, err);
     if (!rc)
-        rc = pl_prog_create(rt, copy, aux, ninsns, nmaps ? (pl_map **)opts->maps : NULL, nmaps, opts, out, err);
+        rc = pl_prog_create(rt, copy, aux, ninsns, nmaps ? (pl_map **)opts->maps : NULL, nmaps, NULL, opts, out,
+                            err);
     if (rc) {
         free(copy);
         free(aux);
@@ -149,6 +169,12 @@ void pl_prog_put(pl_prog *prog)
 const char *pl_prog_name(const pl_prog *prog) { return prog->name; }
 uint32_t pl_prog_insn_count(const pl_prog *prog) { return prog->ninsns; }
 bool pl_prog_is_jitted(const pl_prog *prog) { return prog->jit_fn != NULL; }
+bool pl_prog_is_verified(const pl_prog *prog) { return prog->verified; }
+
+void pl_prog_verifier_stats(const pl_prog *prog, struct pl_verifier_stats *out)
+{
+    *out = prog->vstats;
+}
 uint32_t pl_prog_map_count(const pl_prog *prog) { return prog->nmaps; }
 
 pl_map *pl_prog_map(const pl_prog *prog, uint32_t i)

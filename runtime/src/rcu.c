@@ -1,129 +1,293 @@
 /*
- * The read side of live swap: userspace RCU (liburcu, "memb" flavour).
+ * The read side of live swap: an epoch scheme in the style of liburcu's
+ * "memb" flavour, reduced to what a hook call can afford.
  *
- * Why liburcu-memb: its read lock is a thread-local counter update and a
- * compiler barrier — no write to a shared cache line, no atomic instruction —
- * because the writer side pays instead with the membarrier system call. It
- * needs no cooperation from the host (unlike the QSBR flavour, which would
- * require every host thread to announce quiescent states). Old programs and
- * map elements are freed from liburcu's call_rcu worker, so attach never
- * blocks for a grace period.
+ * Readers. Each thread's state is pl__tls.rcu_seq, a word in its own
+ * thread-local storage that only it writes. Entering the outermost
+ * read-side section makes the word odd, leaving it moves it to the next even
+ * value: one plain store each, plus a compiler barrier, no atomic
+ * instruction and no shared cache line. Nested sections leave the word
+ * alone (pl_rcu_read_lock() counts them in rcu_nest; the inline hook path
+ * handles only the outermost and hands nested calls to pl_hook_invoke()),
+ * so "odd" means "inside" however deep. A thread registers on first use
+ * and unregisters at exit (thread.c).
  *
- * Under ThreadSanitizer (PL_TSAN) the grace period is invisible to the tool
- * (liburcu is not instrumented), so every read-side unlock releases, and
- * every deferred free acquires, one annotation address: exactly the ordering
- * the grace period guarantees. The hand-off of each queued callback to the
- * worker is annotated the same way, and the barrier is built from a mutex
- * and condition variable, which the tool understands.
+ * Why not liburcu itself: its read lock is out of line unless every caller
+ * is compiled against its LGPL inline code, and even inline it keeps a
+ * nesting count, copies a global grace-period counter, tests whether
+ * membarrier is available and, on unlock, whether a writer sleeps on a
+ * futex to be woken. A hook call is a few nanoseconds, so each of those
+ * showed. Here the whole attached path is inlined into pl_hook_run().
+ *
+ * Grace periods. The writer unpublishes an object, then calls
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every running thread of the
+ * process executes a full barrier, so a reader whose entry store is not yet
+ * visible afterwards will load the new pointer. The writer then snapshots
+ * every registered word and waits until each one that was odd has changed.
+ * Because the word only ever grows, "changed" means that section ended,
+ * even if the thread has entered a new one since — a thread that calls
+ * hooks in a tight loop cannot starve the writer, which a plain
+ * inside/outside flag would allow. One phase suffices (liburcu needs two
+ * because its readers copy a shared counter that may be stale).
+ *
+ * Kernels without private expedited membarrier (before 4.14, or filtered by
+ * seccomp) are detected once, before the first thread registers; then
+ * pl__tls.fast stays false, hook calls take the out-of-line path and
+ * readers issue a seq_cst fence after entering, pairing with a fence on the
+ * writer (the classic store-fence-load handshake).
+ *
+ * Reclamation. pl_rcu_defer only queues: attach never waits for a grace
+ * period. A reclaimer thread, started on the first deferral, takes
+ * everything queued, runs one grace period for the whole batch and then
+ * the callbacks in order, so bursts (hash map deletes) share a grace
+ * period. The writer holds the registry lock only while scanning, not while
+ * it sleeps, so threads can register and exit during a long grace period;
+ * an exiting thread unlinks itself from whichever list the writer has put
+ * it on.
+ *
+ * Ordering in C11 terms, which is also what ThreadSanitizer checks (it
+ * does not know membarrier but needs nothing from it): a reader leaves with
+ * a release store and the writer reads every word with acquire loads, so
+ * everything a reader did inside a section the writer waited for, or one
+ * that had already ended, happens before the deferred free. No annotation
+ * is needed.
  */
-#ifndef PL_TSAN
-/* Inline the read-side fast path. The TSan build calls liburcu's
- * out-of-line (uninstrumented) functions instead, because the inline code
- * uses atomics the tool cannot model. */
-#define _LGPL_SOURCE
-#endif
 #include "internal.h"
 
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
-#include <urcu/urcu-memb.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
-#ifdef PL_TSAN
-void __tsan_acquire(void *addr);
-void __tsan_release(void *addr);
-static char grace_period_hb;
-#define HB_RELEASE() __tsan_release(&grace_period_hb)
-#define HB_ACQUIRE() __tsan_acquire(&grace_period_hb)
-#define HB_HANDOFF(obj) __tsan_release(obj)
-#define HB_TAKEOVER(obj) __tsan_acquire(obj)
-#else
-#define HB_RELEASE() ((void)0)
-#define HB_ACQUIRE() ((void)0)
-#define HB_HANDOFF(obj) ((void)0)
-#define HB_TAKEOVER(obj) ((void)0)
-#endif
+/* ------------------------------------------------------------ registry */
 
-/* Registers the calling thread on its first use (a thread-local check). */
-void pl_rcu_read_lock(void)
+struct reader {
+    struct reader *prev, *next;  /* in the registry or a writer's wait list */
+    _Atomic uint64_t *seq;       /* the thread's pl__tls.rcu_seq */
+    uint64_t snap;               /* odd value seen by the writer waiting on it */
+};
+
+static __thread struct reader self_reader __attribute__((tls_model("initial-exec")));
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reader registry = {&registry, &registry, NULL, 0};
+/* One grace period at a time: the wait list is the writer's. */
+static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
+static bool use_membarrier;
+
+static void choose_mode(void)
 {
-    (void)pl_thread_slot();
-    urcu_memb_read_lock();
+    long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    use_membarrier = cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+                     syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
-void pl_rcu_read_unlock(void)
+bool pl_rcu_membarrier(void)
 {
-    HB_RELEASE();
-    urcu_memb_read_unlock();
+    pthread_once(&mode_once, choose_mode);
+    return use_membarrier;
+}
+
+static void list_del(struct reader *r)
+{
+    r->prev->next = r->next;
+    r->next->prev = r->prev;
+}
+
+static void list_add(struct reader *head, struct reader *r)
+{
+    r->next = head->next;
+    r->prev = head;
+    head->next->prev = r;
+    head->next = r;
 }
 
 void pl_rcu_register_thread(void)
 {
-    urcu_memb_register_thread();
+    pthread_mutex_lock(&registry_lock);
+    self_reader.seq = &pl__tls.rcu_seq;
+    list_add(&registry, &self_reader);
+    pthread_mutex_unlock(&registry_lock);
 }
 
 void pl_rcu_unregister_thread(void)
 {
-    urcu_memb_unregister_thread();
+    pthread_mutex_lock(&registry_lock);
+    if (self_reader.next)
+        list_del(&self_reader);
+    self_reader.next = self_reader.prev = NULL;
+    pthread_mutex_unlock(&registry_lock);
 }
 
+/* Makes the writer's earlier stores visible to every reader before any of
+ * its later loads, and orders each running reader's entry store likewise. */
+static void heavy_barrier(void)
+{
+    if (!use_membarrier) {
+        pl_full_fence();
+        return;
+    }
+    if (syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+        /* Registered at start-up, so only a kernel bug gets here; going on
+         * without the barrier would free memory readers still use. */
+        pl_log_global(PL_LOG_ERROR, "membarrier failed: %s", strerror(errno));
+        abort();
+    }
+}
+
+/* Readers stay in their sections for nanoseconds to microseconds, but on a
+ * busy machine one may be preempted inside: yield first, then sleep up to a
+ * millisecond. */
+static void wait_a_little(unsigned round)
+{
+    if (round < 10) {
+        sched_yield();
+        return;
+    }
+    long us = round < 20 ? 1L << (round - 10) : 1000;
+    struct timespec ts = {0, us * 1000};
+    nanosleep(&ts, NULL);
+}
+
+static void synchronize(void)
+{
+    pthread_once(&mode_once, choose_mode);
+    pthread_mutex_lock(&gp_lock);
+    pthread_mutex_lock(&registry_lock);
+    heavy_barrier();
+    struct reader waiting = {&waiting, &waiting, NULL, 0};
+    for (struct reader *r = registry.next, *next; r != &registry; r = next) {
+        next = r->next;
+        uint64_t seq = atomic_load_explicit(r->seq, memory_order_acquire);
+        if (seq & 1) {
+            r->snap = seq;
+            list_del(r);
+            list_add(&waiting, r);
+        }
+    }
+    for (unsigned round = 0; waiting.next != &waiting; round++) {
+        pthread_mutex_unlock(&registry_lock);
+        wait_a_little(round);
+        pthread_mutex_lock(&registry_lock);
+        for (struct reader *r = waiting.next, *next; r != &waiting; r = next) {
+            next = r->next;
+            if (atomic_load_explicit(r->seq, memory_order_acquire) != r->snap) {
+                list_del(r);
+                list_add(&registry, r);
+            }
+        }
+    }
+    pthread_mutex_unlock(&registry_lock);
+    pthread_mutex_unlock(&gp_lock);
+}
+
+/* ------------------------------------------------------------ reclaimer */
+
 struct deferred {
-    struct rcu_head head;
+    struct deferred *next;
     void (*fn)(void *);
     void *arg;
 };
 
-static void run_deferred(struct rcu_head *head)
+static pthread_mutex_t queue_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;  /* work queued */
+static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;   /* a batch finished */
+static struct deferred *queue_head, **queue_tail = &queue_head;
+static uint64_t queued, completed;  /* callbacks, under queue_lock */
+static pthread_once_t reclaimer_once = PTHREAD_ONCE_INIT;
+static bool reclaimer_started;
+
+static void *reclaimer_main(void *arg)
 {
-    struct deferred *d = caa_container_of(head, struct deferred, head);
-    pl_tls_rcu_worker = true;
-    HB_TAKEOVER(d);
-    HB_ACQUIRE();
-    d->fn(d->arg);
-    free(d);
+    (void)arg;
+    for (;;) {
+        pthread_mutex_lock(&queue_lock);
+        while (!queue_head)
+            pthread_cond_wait(&queue_cond, &queue_lock);
+        struct deferred *batch = queue_head;
+        queue_head = NULL;
+        queue_tail = &queue_head;
+        pthread_mutex_unlock(&queue_lock);
+
+        synchronize();
+        uint64_t n = 0;
+        while (batch) {
+            struct deferred *d = batch;
+            batch = d->next;
+            d->fn(d->arg);
+            free(d);
+            n++;
+        }
+        pthread_mutex_lock(&queue_lock);
+        completed += n;
+        pthread_cond_broadcast(&done_cond);
+        pthread_mutex_unlock(&queue_lock);
+    }
+    return NULL;
+}
+
+static void start_reclaimer(void)
+{
+    /* Host signal handlers must not run on the runtime's own thread. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t tid;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    reclaimer_started = pthread_create(&tid, &attr, reclaimer_main, NULL) == 0;
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (reclaimer_started)
+        pthread_setname_np(tid, "pliant-reclaim");
+    else
+        pl_log_global(PL_LOG_ERROR, "cannot start the reclaimer thread; frees will wait for grace periods");
+}
+
+/* Without a queue node or a reclaimer: wait for the grace period here. A
+ * thread inside a read-side section would wait for itself, so there the
+ * object is leaked instead. */
+static void run_after_grace_period_now(void (*fn)(void *arg), void *arg)
+{
+    if (atomic_load_explicit(&pl__tls.rcu_seq, memory_order_relaxed) & 1) {
+        pl_log_global(PL_LOG_ERROR, "out of memory inside a read-side section: an object is leaked");
+        return;
+    }
+    synchronize();
+    fn(arg);
 }
 
 void pl_rcu_defer(void (*fn)(void *arg), void *arg)
 {
-    struct deferred *d = malloc(sizeof(*d));
+    pthread_once(&reclaimer_once, start_reclaimer);
+    struct deferred *d = reclaimer_started ? malloc(sizeof(*d)) : NULL;
     if (!d) {
-        /* No memory for the queue node: wait for the grace period here. */
-        pl_thread_slot();
-        urcu_memb_synchronize_rcu();
-        HB_ACQUIRE();
-        fn(arg);
+        run_after_grace_period_now(fn, arg);
         return;
     }
+    d->next = NULL;
     d->fn = fn;
     d->arg = arg;
-    pl_thread_slot(); /* call_rcu requires a registered thread */
-    HB_HANDOFF(d);
-    urcu_memb_call_rcu(&d->head, run_deferred);
-}
-
-/* All deferred callbacks run in order on liburcu's default call_rcu worker,
- * so one queued after them runs last. */
-struct barrier {
-    pthread_mutex_t lock;
-    pthread_cond_t done_cond;
-    bool done;
-};
-
-static void barrier_reached(void *arg)
-{
-    struct barrier *b = arg;
-    pthread_mutex_lock(&b->lock);
-    b->done = true;
-    pthread_cond_signal(&b->done_cond);
-    pthread_mutex_unlock(&b->lock);
+    pthread_mutex_lock(&queue_lock);
+    *queue_tail = d;
+    queue_tail = &d->next;
+    queued++;
+    pthread_cond_signal(&queue_cond);
+    pthread_mutex_unlock(&queue_lock);
 }
 
 void pl_rcu_barrier(void)
 {
-    struct barrier b = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    pl_rcu_defer(barrier_reached, &b);
-    pthread_mutex_lock(&b.lock);
-    while (!b.done)
-        pthread_cond_wait(&b.done_cond, &b.lock);
-    pthread_mutex_unlock(&b.lock);
-    pthread_mutex_destroy(&b.lock);
-    pthread_cond_destroy(&b.done_cond);
+    pthread_mutex_lock(&queue_lock);
+    uint64_t target = queued;
+    while (completed < target)
+        pthread_cond_wait(&done_cond, &queue_lock);
+    pthread_mutex_unlock(&queue_lock);
 }

@@ -8,13 +8,8 @@
 
 #include <stdlib.h>
 
-/* slot + 1; 0 means "not registered yet". initial-exec keeps the access a
- * single %fs-relative load. */
-__thread int pl_tls_slot __attribute__((tls_model("initial-exec")));
-/* liburcu's call_rcu worker is registered by liburcu itself; deferred frees
- * running there must not register it a second time. */
-__thread bool pl_tls_rcu_worker __attribute__((tls_model("initial-exec")));
-static __thread bool registered_rcu __attribute__((tls_model("initial-exec")));
+/* initial-exec keeps every access a single %fs-relative instruction. */
+__thread struct pl__thread pl__tls __attribute__((tls_model("initial-exec")));
 
 static pthread_mutex_t slots_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t slot_used[PL_MAX_THREADS];
@@ -22,20 +17,21 @@ static pthread_key_t exit_key;
 static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
 
 /* Threads beyond PL_MAX_THREADS share the last slot: their per-thread map
- * values and counters are shared (racy but memory-safe). */
+ * values and counters are shared (racy but memory-safe). Each still has its
+ * own read-side state. */
 #define OVERFLOW_SLOT (PL_MAX_THREADS - 1)
 
 static void release_slot(void *value)
 {
     int slot = (int)(intptr_t)value - 1;
-    if (registered_rcu)
-        pl_rcu_unregister_thread();
-    registered_rcu = false;
+    pl_rcu_unregister_thread();
     pthread_mutex_lock(&slots_lock);
     if (slot != OVERFLOW_SLOT)
         slot_used[slot] = 0;
     pthread_mutex_unlock(&slots_lock);
-    pl_tls_slot = 0;
+    pl__tls.hook_stats = 0;
+    pl__tls.fast = false;
+    pl__tls.slot = 0;
 }
 
 static void make_exit_key(void)
@@ -44,7 +40,7 @@ static void make_exit_key(void)
         abort();
 }
 
-int pl_thread_slot_slow(void)
+void pl_thread_register_slow(void)
 {
     pthread_once(&exit_key_once, make_exit_key);
     int slot = OVERFLOW_SLOT;
@@ -60,23 +56,22 @@ int pl_thread_slot_slow(void)
     if (slot == OVERFLOW_SLOT)
         pl_log_global(PL_LOG_WARN, "more than %d threads use the runtime; extra threads share one slot",
                       PL_MAX_THREADS - 1);
-    if (!pl_tls_rcu_worker) {
-        pl_rcu_register_thread();
-        registered_rcu = true;
-    }
-    pl_tls_slot = slot + 1;
+    pl_rcu_register_thread();
+    pl__tls.fast = pl_rcu_membarrier();
+    pl__tls.slot = (uint32_t)slot + 1;
+    pl__tls.hook_stats = pl__tls.fast ? (uint32_t)(offsetof(struct pl_hook_head, tstats) +
+                                                     (size_t)slot * sizeof(struct pl__hook_tstats)) : 0;
     pthread_setspecific(exit_key, (void *)(intptr_t)(slot + 1));
-    return slot;
 }
 
 void pl_thread_register(void)
 {
-    (void)pl_thread_slot();
+    (void)pl_thread_self();
 }
 
 void pl_thread_unregister(void)
 {
-    int s = pl_tls_slot;
+    int s = (int)pl__tls.slot;
     if (!s)
         return;
     pthread_setspecific(exit_key, NULL);

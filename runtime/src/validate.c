@@ -301,12 +301,15 @@ int pl_validate(pl_prog *prog, pl_error *err)
     entries = NULL;
 
     /* Pass 2: targets and fall-through, relative to subprogram bounds. */
+    uint32_t sub = 0, end = prog->nsubprogs > 1 ? prog->subprogs[1] : n;
     for (uint32_t i = 0; i < n && !rc; i++) {
         const struct pl_insn *in = &prog->insns[i];
+        if (i == end) {
+            sub++;
+            end = sub + 1 < prog->nsubprogs ? prog->subprogs[sub + 1] : n;
+        }
         if (is_hi[i])
             continue;
-        uint32_t s = subprog_of(prog, i);
-        uint32_t end = s + 1 < prog->nsubprogs ? prog->subprogs[s + 1] : n;
         if (in->code == BPF_LDDW && i + 1 >= end) {
             rc = bad(&v, i, "lddw straddles the end of its function");
             break;
@@ -319,7 +322,7 @@ int pl_validate(pl_prog *prog, pl_error *err)
                 rc = bad(&v, i, "jumps into the middle of an lddw");
                 break;
             }
-            if (t < prog->subprogs[s] || t >= end) {
+            if (t < prog->subprogs[sub] || t >= end) {
                 rc = bad(&v, i, "jumps outside its own function");
                 break;
             }
@@ -340,7 +343,10 @@ int pl_validate(pl_prog *prog, pl_error *err)
     if (rc)
         goto out;
 
-    /* Pass 3: the call graph is acyclic and shallow enough. */
+    /* Pass 3: the call graph is acyclic and shallow enough. Without local
+     * calls (entries holds only the main program) there is nothing to walk. */
+    if (nentries == 1)
+        goto out;
     state = calloc(prog->nsubprogs, 1);
     memo = calloc(prog->nsubprogs, sizeof(int));
     if (!state || !memo) {

@@ -4,9 +4,11 @@
  * Four threads run a small cache simulation (hot keys plus periodic cold
  * scans) whose eviction decision is a hookpoint. While they run, the demo
  * attaches an LRU policy, swaps it live for an LFU policy (the policies'
- * shared "decisions" map survives the swap), then pushes a broken policy
- * that the circuit breaker detaches. The threads never stop; hit ratios per
- * phase show each policy's effect.
+ * shared "decisions" map survives the swap), tries to push an unsafe policy
+ * (the verifier rejects it; nothing changes), then pushes a buggy but safe
+ * policy whose invalid answers the host refuses until the circuit breaker
+ * detaches it. The threads never stop; hit ratios per phase show each
+ * policy's effect.
  *
  *   pliant-demo [EXTENSIONS_DIR]     (default: build/extensions)
  */
@@ -27,7 +29,7 @@
 
 enum phase { PH_DEFAULT, PH_LRU, PH_LFU, PH_BROKEN, PH_COUNT };
 static const char *phase_names[PH_COUNT] = {"built-in default (random victim)", "LRU policy",
-                                            "LFU policy (swapped in live)", "broken policy -> breaker"};
+                                            "LFU policy (swapped in live)", "buggy policy -> breaker"};
 
 static _Atomic int current_phase = PH_DEFAULT;
 static _Atomic bool stop;
@@ -59,18 +61,21 @@ static uint64_t next_random(uint64_t *s)
 static uint32_t choose_victim(struct worker *w, int phase)
 {
     struct demo_evict_ctx ctx = {.ncand = DEMO_CANDIDATES};
-    uint32_t frame_of[DEMO_CANDIDATES];
+    uint32_t frame_of[DEMO_CANDIDATES], newest = 0;
     for (uint32_t i = 0; i < DEMO_CANDIDATES; i++) {
         uint32_t f = (uint32_t)(next_random(&w->rng) % FRAMES);
         frame_of[i] = f;
         ctx.cand[i] = (struct demo_candidate){w->frames[f].key, w->frames[f].last_access, w->frames[f].hits, 0};
+        if (ctx.cand[i].last_access >= ctx.cand[newest].last_access)
+            newest = i;
     }
+    ctx.cand[newest].pinned = 1; /* the frame just used is still in use */
     uint64_t ret;
     if (pl_hook_run(evict_hook, &ctx, &ret) == PL_HOOK_RAN)
         return frame_of[ret];
     if (phase != PH_DEFAULT)
         w->fallbacks[phase]++;
-    return frame_of[0]; /* built-in default: a random frame */
+    return frame_of[newest == 0 ? 1 : 0]; /* built-in default: a random unpinned frame */
 }
 
 static void access_key(struct worker *w, uint64_t key, int phase)
@@ -179,7 +184,8 @@ static int push_policy(pl_runtime *rt, const char *dir, const char *name)
         rc = pl_hook_attach(evict_hook, prog, &err);
     double t1 = now_us();
     if (rc)
-        fprintf(stderr, "  push %s failed: %s: %s\n", name, pl_strerror(rc), err.msg);
+        printf("  push %s refused (%s), the running policy is untouched:\n    %s\n", name, pl_strerror(rc),
+               err.msg);
     else
         printf("  pushed %-26s load + JIT + attach in %.1f us%s\n", name, t1 - t0,
                old ? " (maps inherited from the previous policy)" : "");
@@ -237,6 +243,11 @@ int main(int argc, char **argv)
     printf("  'decisions' map: %llu before the swap, %llu right after it (state kept)\n",
            (unsigned long long)before_swap, (unsigned long long)decisions_so_far());
     sleep_ms(PHASE_MS);
+    printf("  trying an unsafe policy (reads past the context):\n");
+    if (push_policy(rt, dir, "demo_evict_unsafe.bpf.o") != PL_EVERIFY) {
+        fprintf(stderr, "  expected the verifier to reject demo_evict_unsafe.bpf.o\n");
+        rc = 1;
+    }
     rc |= push_policy(rt, dir, "demo_evict_broken.bpf.o");
     current_phase = PH_BROKEN;
     sleep_ms(PHASE_MS / 2);

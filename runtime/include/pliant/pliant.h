@@ -120,7 +120,8 @@ enum pl_arg_kind {
     PL_ARG_MEM_SIZE,      /* constant size of the preceding memory argument */
     PL_ARG_CTX,           /* the hook's context pointer */
     PL_ARG_HANDLE,        /* an opaque host handle from a context field or helper */
-    PL_ARG_STR,           /* pointer to a NUL-terminated string in readable memory */
+    PL_ARG_STR,           /* pointer to a NUL-terminated string in read-only global data */
+    PL_ARG_SCALAR_OPT,    /* a scalar if passed at all (variadic helpers); never a pointer */
 };
 
 enum pl_ret_kind {
@@ -218,8 +219,15 @@ int pl_ringbuf_consume(pl_map *map, pl_ringbuf_fn fn, void *user);
 enum {
     PL_LOAD_NO_JIT = 1u << 0,        /* run in the interpreter only */
     PL_LOAD_BLIND_CONSTANTS = 1u << 1, /* JIT: blind immediates against JIT spraying */
-    PL_LOAD_NO_VERIFY = 1u << 2,      /* conformance tooling only: structural checks only */
+    /* Skip the verifier (structural checks still run). Only for tools that
+     * test execution rather than safety, such as the conformance runner:
+     * hooks refuse to attach unverified programs. */
+    PL_LOAD_NO_VERIFY = 1u << 2,
 };
+
+/* Receives the verifier's per-instruction trace (verbose mode), one line at
+ * a time, and the final error. */
+typedef void (*pl_verifier_log_fn)(void *user, const char *line);
 
 struct pl_prog_opts {
     const char *name;
@@ -227,13 +235,23 @@ struct pl_prog_opts {
     /* Maps that `lddw` pseudo instructions (src 1/2/5/6) refer to by index. */
     pl_map *const *maps;
     uint32_t nmaps;
-    /* The hook the program is written for; NULL when it is run directly. */
+    /* The hook the program is verified for: its context layout, helper
+     * allowlist and return range. Only such programs can attach to it. */
     const pl_hook *hook;
+    /* Without a hook: the size of the plain, readable and writable context
+     * that r1 points to (0: the program may not touch r1's memory). */
+    uint32_t ctx_size;
+    pl_verifier_log_fn verifier_log;  /* NULL: no trace */
+    void *verifier_log_user;
 };
 
 /* Loads raw instructions: decodes them strictly, checks the structure
  * (jump and call targets, lddw pairs, no fall-through past the end, no
- * recursion), resolves map references and JIT-compiles unless disabled. */
+ * recursion), resolves map references, verifies the program (unless
+ * PL_LOAD_NO_VERIFY) and JIT-compiles it (unless PL_LOAD_NO_JIT). A
+ * program the verifier rejects fails with PL_EVERIFY and a message naming
+ * the instruction, the reason and, for objects built with clang -g, the
+ * source line. */
 int pl_prog_load(pl_runtime *rt, const struct pl_insn *insns, uint32_t ninsns,
                  const struct pl_prog_opts *opts, pl_prog **out, pl_error *err);
 void pl_prog_get(pl_prog *prog);
@@ -241,6 +259,15 @@ void pl_prog_put(pl_prog *prog);
 const char *pl_prog_name(const pl_prog *prog);
 uint32_t pl_prog_insn_count(const pl_prog *prog);
 bool pl_prog_is_jitted(const pl_prog *prog);
+bool pl_prog_is_verified(const pl_prog *prog);
+
+struct pl_verifier_stats {
+    uint32_t insns_processed; /* abstract instructions executed, all paths */
+    uint32_t states_stored;   /* checkpoints kept for pruning */
+    uint32_t joins;           /* states widened to cover a finished checkpoint */
+    uint64_t ns;              /* time spent verifying */
+};
+void pl_prog_verifier_stats(const pl_prog *prog, struct pl_verifier_stats *out);
 /* The maps the program references (borrowed). */
 uint32_t pl_prog_map_count(const pl_prog *prog);
 pl_map *pl_prog_map(const pl_prog *prog, uint32_t i);
@@ -260,7 +287,10 @@ struct pl_object_opts {
      * max_entries) — policy state survives an upgrade. Global data maps
      * (.data, .rodata, .bss) always start fresh from the new object. */
     const pl_prog *inherit_maps_from;
-    const pl_hook *hook;         /* hook the programs are written for, if known */
+    const pl_hook *hook;         /* hook the programs are verified for (see pl_prog_opts) */
+    uint32_t ctx_size;           /* without a hook (see pl_prog_opts) */
+    pl_verifier_log_fn verifier_log;
+    void *verifier_log_user;
 };
 
 /* Opens a clang -target bpf object: creates its maps, relocates and loads
@@ -311,10 +341,30 @@ struct pl_hook_spec {
     uint8_t sample_shift;
 };
 
-/* Public head of a hook, so the detached fast path can be inlined.
- * Read only through pl_hook_run(); never written by the host. */
+/* Internal: per-thread invocation counters of a hook, one cache line each so
+ * that no two threads write the same line. Read them with pl_hook_stats(). */
+struct pl__hook_tstats {
+    uint64_t invocations, faults, samples, sampled_ns;
+} __attribute__((aligned(64)));
+
+/* Internal: JIT code's signature; a JIT-compiled program keeps it first. */
+typedef uint64_t (*pl__jit_fn)(void *ctx, uint64_t ctx_len, uint32_t *fault);
+
+/* Internal: public only so that pl_hook_run() can inline the whole call.
+ * Read only through pl_hook_run(); never touched by the host; the layout
+ * may change with any release. */
 struct pl_hook_head {
     _Atomic(pl_prog *) active;
+    /* The attached program's JIT code when pl_hook_run may call it itself
+     * (no validator, no sampling); NULL otherwise. Published together with
+     * active and retired by the same grace period. */
+    _Atomic(pl__jit_fn) fast_fn;
+    _Atomic uint32_t fault_streak;  /* consecutive faults, for the circuit breaker */
+    uint32_t ctx_size;
+    /* The return range as one unsigned comparison: r0 is valid when
+     * r0 - ret_min <= ret_span (no range: ret_min = INT64_MIN, span = max). */
+    uint64_t ret_min, ret_span;
+    struct pl__hook_tstats tstats[PL_MAX_THREADS];
 };
 
 int pl_hook_register(pl_runtime *rt, const struct pl_hook_spec *spec, pl_hook **out, pl_error *err);
@@ -337,15 +387,77 @@ enum {
     PL_HOOK_FAULT = 2,    /* program faulted or answered invalidly: use the default */
 };
 
+/* Runs the attached program, if any: the out-of-line form of pl_hook_run(). */
 int pl_hook_invoke(pl_hook *hook, void *ctx, uint64_t *ret);
 
-/* The hot path: one load and one predictable branch when detached. */
-static inline int pl_hook_run(pl_hook *hook, void *ctx, uint64_t *ret)
+/* Internal: the calling thread's runtime state, read by the inline
+ * pl_hook_run(). Never touched by the host; may change with any release. */
+struct pl__thread {
+    /* Read-side state (see rcu.c): odd while inside a read-side section;
+     * the outermost section's exit moves it to the next even value. */
+    _Atomic uint64_t rcu_seq;
+    uint32_t slot;      /* dense thread slot + 1; 0: not registered yet */
+    uint32_t rcu_nest;  /* pl_rcu_read_lock() sections nested in the outermost */
+    /* Byte offset of this thread's counters in a struct pl_hook_head, or 0
+     * when pl_hook_run must take the out-of-line path (not registered yet,
+     * or no membarrier(2): entering a section then needs a fence). */
+    uint32_t hook_stats;
+    bool fast;          /* registered, and grace periods use membarrier(2) */
+};
+extern __thread struct pl__thread pl__tls __attribute__((tls_model("initial-exec")));
+
+/* Internal: counts a fault or invalid answer of the program whose code is
+ * fn (the caller is still inside the read-side section that called it) and
+ * trips the circuit breaker if that program is still attached. Returns
+ * PL_HOOK_FAULT. */
+int pl__hook_fault(pl_hook *hook, pl__jit_fn fn, uint64_t r0, uint32_t runtime_fault);
+
+/* Internal: pl_hook_run() with a program attached. Enters a read-side
+ * section (one store to a line only this thread writes), calls the JIT
+ * code, checks the answer, counts the call and leaves (one store). Anything
+ * less common — an unregistered thread, a membarrier-less kernel, a call
+ * nested in a read-side section, a validator or sampling, an interpreted
+ * program, a detach in between — takes pl_hook_invoke(). */
+__attribute__((always_inline)) static inline int pl__hook_run_attached(pl_hook *hook, void *ctx, uint64_t *ret)
+{
+    struct pl_hook_head *head = (struct pl_hook_head *)hook;
+    uint32_t stats = pl__tls.hook_stats;
+    uint64_t seq = atomic_load_explicit(&pl__tls.rcu_seq, memory_order_relaxed);
+    if (__builtin_expect(!stats || (seq & 1), 0))
+        return pl_hook_invoke(hook, ctx, ret);
+    atomic_store_explicit(&pl__tls.rcu_seq, seq + 1, memory_order_relaxed);
+    /* The grace period's membarrier(2) orders the store before the load
+     * below on the hardware; the compiler must not reorder them either. */
+    atomic_signal_fence(memory_order_seq_cst);
+    pl__jit_fn fn = atomic_load_explicit(&head->fast_fn, memory_order_acquire);
+    if (__builtin_expect(fn == NULL, 0)) {
+        atomic_store_explicit(&pl__tls.rcu_seq, seq + 2, memory_order_release);
+        return pl_hook_invoke(hook, ctx, ret);
+    }
+    uint32_t fault = 0;
+    uint64_t r0 = fn(ctx, head->ctx_size, &fault);
+    uint64_t *calls = (uint64_t *)(void *)((char *)head + stats);
+    __atomic_store_n(calls, __atomic_load_n(calls, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    int rc = PL_HOOK_RAN;
+    if (__builtin_expect(fault != 0 || r0 - head->ret_min > head->ret_span, 0)) {
+        rc = pl__hook_fault(hook, fn, r0, fault);
+    } else {
+        if (__builtin_expect(atomic_load_explicit(&head->fault_streak, memory_order_relaxed) != 0, 0))
+            atomic_store_explicit(&head->fault_streak, 0, memory_order_relaxed);
+        *ret = r0;
+    }
+    atomic_store_explicit(&pl__tls.rcu_seq, seq + 2, memory_order_release);
+    return rc;
+}
+
+/* The hot path: one load and one predictable branch when detached. Forced
+ * inline: compilers otherwise split the attached part back out of line. */
+__attribute__((always_inline)) static inline int pl_hook_run(pl_hook *hook, void *ctx, uint64_t *ret)
 {
     const struct pl_hook_head *head = (const struct pl_hook_head *)hook;
     if (__builtin_expect(atomic_load_explicit(&head->active, memory_order_relaxed) == NULL, 1))
         return PL_HOOK_DEFAULT;
-    return pl_hook_invoke(hook, ctx, ret);
+    return pl__hook_run_attached(hook, ctx, ret);
 }
 
 struct pl_hook_stats {
