@@ -177,11 +177,7 @@ int main(int argc, char **argv)
     snprintf(buf, sizeof(buf), "%.1f us (p99 %.1f, max %.1f)", p50, p99, max);
     bench_target("reload p50 (no verifier yet)", buf, p50, "<= 10 us", 10);
 
-    /* The runtime is deliberately not freed: that drops the policy maps'
-     * last references on liburcu's call_rcu thread, where pl_map_put ->
-     * pl_rcu_defer registers that thread with liburcu a second time and
-     * liburcu aborts. Remove once that runtime bug is fixed. */
-    (void)rt;
+    pl_runtime_free(rt);
     free(elf);
     return 0;
 }

@@ -301,8 +301,9 @@ TEST(hook_concurrent_per_thread_counters_sum_exactly)
     pl_runtime_free(rt);
 }
 
-/* Regression: releasing an old program frees its maps from liburcu's
- * call_rcu worker, which must not register itself with liburcu again. */
+/* Regression: releasing an old program frees its maps from the reclaimer
+ * thread, where pl_map_put defers again from inside a deferred callback
+ * (with liburcu this made its worker register twice and abort). */
 TEST(hook_swap_releases_last_map_reference_from_rcu_worker)
 {
     pl_runtime *rt;

@@ -10,11 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ALU64_IMM(op, d, imm) I(BPF_ALU64 | BPF_K | (op), d, 0, 0, imm)
-#define ALU64_REG(op, d, s) I(BPF_ALU64 | BPF_X | (op), d, s, 0, 0)
-#define ALU32_IMM(op, d, imm) I(BPF_ALU | BPF_K | (op), d, 0, 0, imm)
-#define ALU32_REG(op, d, s) I(BPF_ALU | BPF_X | (op), d, s, 0, 0)
-#define CALLX(reg) I(BPF_JMP | BPF_X | BPF_CALL, reg, 0, 0, 0)
 #define HELPER_UNWIND 5 /* conformance environment: returns r1, unwinds on 0 */
 
 /* Calls fn(ctx, len, fault) with sentinels in every callee-saved register

@@ -59,3 +59,25 @@ TEST(pliant_run_reports_errors_on_stderr_with_nonzero_exit)
     CHECK(run(cmd, out, sizeof(out)) != 0);
     CHECK(strstr(out, "multiple of 8"));
 }
+
+/* r0 = *(u8 *)(r1 + 5): out of bounds of a 3-byte memory. */
+#define LDXB_R0_R1_5 "71 10 05 00 00 00 00 00 "
+
+TEST(pliant_run_verifies_unless_told_not_to)
+{
+    char cmd[1024], out[512];
+    snprintf(cmd, sizeof(cmd), "echo '" LDXB_R0_R1_5 EXIT_INSN "' | %s/pliant-run '01 02 03'", tl_build_dir());
+    CHECK(run(cmd, out, sizeof(out)) != 0);
+    CHECK_MSG(strstr(out, "rejected by the verifier") && strstr(out, "outside the 3-byte context"), "got '%s'", out);
+    /* callx is valid to execute but cannot be verified. */
+    snprintf(cmd, sizeof(cmd),
+             "echo 'b7 01 00 00 01 00 00 00 b7 02 00 00 05 00 00 00 8d 02 00 00 00 00 00 00 " EXIT_INSN
+             "' | %s/pliant-run", tl_build_dir());
+    CHECK(run(cmd, out, sizeof(out)) != 0);
+    CHECK_MSG(strstr(out, "callx cannot be verified"), "got '%s'", out);
+    snprintf(cmd, sizeof(cmd),
+             "echo 'b7 01 00 00 01 00 00 00 b7 02 00 00 05 00 00 00 8d 02 00 00 00 00 00 00 " EXIT_INSN
+             "' | %s/pliant-run --no-verify --interp", tl_build_dir());
+    CHECK_EQ(run(cmd, out, sizeof(out)), 0);
+    CHECK_MSG(!strcmp(out, "1\n"), "got '%s'", out);
+}

@@ -22,6 +22,7 @@
  * wrong. Structural problems are PL_EELF, exceeded limits PL_E2BIG, and a
  * helper the host did not register PL_ENOENT.
  */
+#include "elf_lines.h"
 #include "internal.h"
 
 #include <bpf/btf.h>
@@ -103,7 +104,8 @@ struct loader {
     size_t nsyms;
     struct func *funcs;   /* of every executable section */
     size_t nfuncs;
-    size_t btf_sec, maps_sec, legacy_sec; /* 0 if absent */
+    size_t btf_sec, btf_ext_sec, maps_sec, legacy_sec; /* 0 if absent */
+    struct pl_elf_lines lines;
     struct map_loc map_locs[OBJ_MAX_MAPS];
     pl_object *obj;
 };
@@ -189,6 +191,9 @@ static int read_sections(struct loader *L)
             want = true;
         } else if (progbits && !strcmp(s->name, ".BTF")) {
             L->btf_sec = i;
+            want = true;
+        } else if (progbits && !strcmp(s->name, ".BTF.ext")) {
+            L->btf_ext_sec = i;
             want = true;
         } else if (progbits && !strcmp(s->name, ".maps")) {
             L->maps_sec = i;
@@ -873,8 +878,38 @@ static int link_unit(struct link *k, uint32_t u, struct pl_insn *out, struct pl_
     return 0;
 }
 
+/* Maps an instruction of a linked program back to its section for line
+ * info. */
+struct linked_lines {
+    struct loader *L;
+    const struct unit *units;
+    uint32_t nunits;
+};
+
+static bool resolve_line(void *ctx, uint32_t insn, struct pl_line *out)
+{
+    struct linked_lines *ll = ctx;
+    struct loader *L = ll->L;
+    for (uint32_t u = 0; u < ll->nunits; u++) {
+        const struct unit *un = &ll->units[u];
+        if (insn >= un->out && insn - un->out < un->fn->len) {
+            if (!L->lines.btf) {
+                L->lines.btf = L->btf_sec ? L->secs[L->btf_sec].bytes : NULL;
+                L->lines.btf_size = L->btf_sec ? L->secs[L->btf_sec].sh.sh_size : 0;
+                L->lines.ext = L->btf_ext_sec ? L->secs[L->btf_ext_sec].bytes : NULL;
+                L->lines.ext_size = L->btf_ext_sec ? L->secs[L->btf_ext_sec].sh.sh_size : 0;
+            }
+            return pl_elf_line_lookup(&L->lines, L->secs[un->sec].name, un->fn->start + (insn - un->out), out);
+        }
+    }
+    return false;
+}
+
+/* Links the program whose main function is main_fn; *out_units (freed by
+ * the caller) says where each function landed. */
 static int link_prog(struct loader *L, size_t sec, const struct func *main_fn, const char *name,
-                     struct pl_insn **out_insns, struct pl_insn_aux **out_aux, uint32_t *out_n)
+                     struct pl_insn **out_insns, struct pl_insn_aux **out_aux, uint32_t *out_n,
+                     struct unit **out_units, uint32_t *out_nunits)
 {
     struct link k = {.L = L, .prog = name, .unit_of = calloc(L->nfuncs, sizeof(uint32_t))};
     uint32_t u;
@@ -901,9 +936,9 @@ static int link_prog(struct loader *L, size_t sec, const struct func *main_fn, c
         }
         rc = link_unit(&k, v, insns, aux);
     }
-    free(k.units);
     free(k.unit_of);
     if (rc) {
+        free(k.units);
         free(insns);
         free(aux);
         return rc;
@@ -911,6 +946,8 @@ static int link_prog(struct loader *L, size_t sec, const struct func *main_fn, c
     *out_insns = insns;
     *out_aux = aux;
     *out_n = k.ninsns;
+    *out_units = k.units;
+    *out_nunits = k.nunits;
     return 0;
 }
 
@@ -932,8 +969,9 @@ static int load_prog(struct loader *L, size_t sec, const struct func *f)
     }
     struct pl_insn *insns;
     struct pl_insn_aux *aux;
-    uint32_t n;
-    int rc = link_prog(L, sec, f, name, &insns, &aux, &n);
+    struct unit *units = NULL;
+    uint32_t n, nunits = 0;
+    int rc = link_prog(L, sec, f, name, &insns, &aux, &n, &units, &nunits);
     if (!rc) {
         struct pl_prog_opts po = {
             .name = name,
@@ -944,7 +982,9 @@ static int load_prog(struct loader *L, size_t sec, const struct func *f)
             .verifier_log_user = L->opts ? L->opts->verifier_log_user : NULL,
         };
         pl_error e;
-        rc = pl_prog_create(L->rt, insns, aux, n, obj->maps, obj->nmaps, NULL, &po, &op->prog, &e);
+        struct linked_lines ll = {L, units, nunits};
+        struct pl_line_resolver lines = {resolve_line, &ll};
+        rc = pl_prog_create(L->rt, insns, aux, n, obj->maps, obj->nmaps, &lines, &po, &op->prog, &e);
         if (rc) {
             free(insns);
             free(aux);
@@ -952,6 +992,7 @@ static int load_prog(struct loader *L, size_t sec, const struct func *f)
                     f->name ? f->name : "", f->name ? "')" : "", e.msg);
         }
     }
+    free(units);
     if (rc) {
         free(op->section);
         free(op->func);
@@ -1059,6 +1100,7 @@ static int open_image(pl_runtime *rt, uint8_t *image, size_t size, const struct 
     rc = rc ? rc : read_global_data(&L);
     rc = rc ? rc : load_progs(&L);
 
+    pl_elf_lines_release(&L.lines);
     for (size_t i = 0; L.secs && i < L.nsecs; i++)
         free(L.secs[i].relocs);
     free(L.funcs);

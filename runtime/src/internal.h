@@ -104,10 +104,6 @@ struct pl_prog {
     /* Subprogram entry points (index 0 is the main program), sorted. */
     uint32_t *subprogs;
     uint32_t nsubprogs;
-    /* Line info (sorted by insn), strings owned by line_strings. */
-    struct pl_line *lines;
-    uint32_t nlines;
-    char *line_strings;
     bool verified;
     struct pl_verifier_stats vstats;
     /* JIT output. */
@@ -116,20 +112,19 @@ struct pl_prog {
     size_t jit_size;
 };
 
-/* Source positions handed from the ELF loader to the program (ownership
- * moves with a successful pl_prog_create). */
-struct pl_prog_lines {
-    struct pl_line *lines;
-    uint32_t nlines;
-    char *strings;
+/* Finds the source line of an instruction of a program being loaded; asked
+ * only when a message needs one, so it costs nothing on success. */
+struct pl_line_resolver {
+    bool (*resolve)(void *ctx, uint32_t insn, struct pl_line *out);
+    void *ctx;
 };
 
-/* Takes ownership of insns/aux (and lines) only on success. Decodes and
+/* Takes ownership of insns/aux only on success. Decodes and
  * checks structure, verifies (unless PL_LOAD_NO_VERIFY), then JIT-compiles
  * (unless PL_LOAD_NO_JIT). Map references are expected to already be
  * resolved in insns + aux (the loader does that). */
 int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *aux,
-                   uint32_t ninsns, pl_map **maps, uint32_t nmaps, const struct pl_prog_lines *lines,
+                   uint32_t ninsns, pl_map **maps, uint32_t nmaps, const struct pl_line_resolver *lines,
                    const struct pl_prog_opts *opts, pl_prog **out, pl_error *err);
 
 /* ------------------------------------------------------------ validate.c */
@@ -141,6 +136,7 @@ int pl_validate(pl_prog *prog, pl_error *err);
 
 struct pl_verify_opts {
     const pl_hook *hook;
+    const struct pl_line_resolver *lines; /* NULL: no source lines */
     uint32_t ctx_size;
     pl_verifier_log_fn log;
     void *log_user;

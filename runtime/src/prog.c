@@ -14,13 +14,11 @@ static void prog_free(pl_prog *p)
     free(p->insns);
     free(p->aux);
     free(p->subprogs);
-    free(p->lines);
-    free(p->line_strings);
     free(p);
 }
 
 int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *aux,
-                   uint32_t ninsns, pl_map **maps, uint32_t nmaps, const struct pl_prog_lines *lines,
+                   uint32_t ninsns, pl_map **maps, uint32_t nmaps, const struct pl_line_resolver *lines,
                    const struct pl_prog_opts *opts, pl_prog **out, pl_error *err)
 {
     pl_prog *p = calloc(1, sizeof(*p));
@@ -44,16 +42,11 @@ int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *au
     }
     p->maps = refs;
     p->nmaps = nmaps;
-    if (lines) {
-        p->lines = lines->lines;
-        p->nlines = lines->nlines;
-        p->line_strings = lines->strings;
-    }
-
     int rc = pl_validate(p, err);
     if (!rc && !(p->flags & PL_LOAD_NO_VERIFY)) {
         struct pl_verify_opts vo = {
             .hook = p->hook,
+            .lines = lines,
             .ctx_size = opts ? opts->ctx_size : 0,
             .log = opts ? opts->verifier_log : NULL,
             .log_user = opts ? opts->verifier_log_user : NULL,
@@ -64,11 +57,9 @@ int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *au
     if (!rc && !(p->flags & PL_LOAD_NO_JIT))
         rc = pl_jit_compile(p, err);
     if (rc) {
-        /* The caller keeps ownership of insns, aux and lines on failure. */
+        /* The caller keeps ownership of insns and aux on failure. */
         p->insns = NULL;
         p->aux = NULL;
-        p->lines = NULL;
-        p->line_strings = NULL;
         prog_free(p);
         return rc;
     }

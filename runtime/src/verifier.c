@@ -55,15 +55,6 @@ uint32_t v_subprog_of(const pl_prog *p, uint32_t insn)
     return lo;
 }
 
-static const struct pl_line *line_of(const pl_prog *p, uint32_t insn)
-{
-    const struct pl_line *best = NULL;
-    for (uint32_t i = 0; i < p->nlines; i++)
-        if (p->lines[i].insn <= insn && (!best || p->lines[i].insn >= best->insn))
-            best = &p->lines[i];
-    return best;
-}
-
 int v_fail(struct verifier *v, uint32_t insn, const char *fmt, ...)
 {
     char reason[320], dis[96], where[160] = "";
@@ -71,7 +62,9 @@ int v_fail(struct verifier *v, uint32_t insn, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(reason, sizeof(reason), fmt, ap);
     va_end(ap);
-    const struct pl_line *line = line_of(v->prog, insn);
+    struct pl_line found, *line = NULL;
+    if (v->lines && v->lines->resolve(v->lines->ctx, insn, &found))
+        line = &found;
     if (line)
         snprintf(where, sizeof(where), "%s:%u: ", line->file, line->line);
     pl_disasm(&v->prog->insns[insn], dis, sizeof(dis));
@@ -664,6 +657,7 @@ int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err)
     struct verifier v = {
         .prog = prog,
         .hook = opts->hook,
+        .lines = opts->lines,
         .hs = opts->hook ? pl_hook_info(opts->hook) : NULL,
         .ctx_size = opts->hook ? pl_hook_info(opts->hook)->ctx_size : opts->ctx_size,
         .err = err,

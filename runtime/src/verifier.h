@@ -76,6 +76,7 @@ struct vnode {
 struct verifier {
     pl_prog *prog;
     const pl_hook *hook;
+    const struct pl_line_resolver *lines;
     const struct pl_hook_spec *hs; /* NULL: program without a hook */
     uint32_t ctx_size;             /* without a hook: plain context bytes */
     pl_error *err;

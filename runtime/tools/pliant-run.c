@@ -16,14 +16,17 @@
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: pliant-run [MEMORY_HEX] [--jit | --interp] [--blind]\n"
+            "usage: pliant-run [MEMORY_HEX] [--jit | --interp] [--blind] [--no-verify]\n"
             "  Reads a program as hex bytes (\"b7 00 00 00 ...\") on standard input, runs it\n"
             "  in the bpf_conformance environment and prints r0 in hex.\n"
-            "  --jit       run JIT-compiled code (default)\n"
-            "  --interp    run in the interpreter\n"
-            "  --blind     JIT with constant blinding\n"
-            "  Programs are checked structurally but not verified: conformance vectors\n"
-            "  test execution, not safety (e.g. callx to a register target).\n");
+            "  --jit        run JIT-compiled code (default)\n"
+            "  --interp     run in the interpreter\n"
+            "  --blind      JIT with constant blinding\n"
+            "  --no-verify  skip the verifier (structural checks still run). Conformance\n"
+            "               vectors test execution, not safety, and several are not\n"
+            "               verifiable (e.g. callx to a register target); runners pass\n"
+            "               this option. Without it r1 points to MEMORY_HEX's bytes as\n"
+            "               a plain context.\n");
 }
 
 static char *read_all(FILE *f)
@@ -51,7 +54,7 @@ static char *read_all(FILE *f)
 int main(int argc, char **argv)
 {
     const char *mem_hex = NULL;
-    unsigned flags = PL_LOAD_NO_VERIFY;
+    unsigned flags = 0;
     bool jit = true;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--jit"))
@@ -60,6 +63,8 @@ int main(int argc, char **argv)
             jit = false;
         else if (!strcmp(argv[i], "--blind"))
             flags |= PL_LOAD_BLIND_CONSTANTS;
+        else if (!strcmp(argv[i], "--no-verify"))
+            flags |= PL_LOAD_NO_VERIFY;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
@@ -103,7 +108,7 @@ int main(int argc, char **argv)
     uint64_t r0 = 0;
     int rc = pl_conformance_runtime(&rt, &err);
     if (!rc) {
-        struct pl_prog_opts opts = {.name = "conformance", .flags = flags};
+        struct pl_prog_opts opts = {.name = "conformance", .flags = flags, .ctx_size = (uint32_t)nmem};
         rc = pl_prog_load(rt, (const struct pl_insn *)code, (uint32_t)(ncode / 8), &opts, &prog, &err);
     }
     if (!rc) {
