@@ -28,7 +28,7 @@ rel_obj  = $(patsubst %.c,$(BUILD)/rel/%.o,$(1))
 asan_obj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
 tsan_obj = $(patsubst %.c,$(BUILD)/tsan/%.o,$(1))
 
-.PHONY: all test bench clean demo fuzz fuzz-smoke
+.PHONY: all test bench clean demo fuzz fuzz-smoke fuzz-verifier fuzz-verifier-smoke
 all: $(BUILD)/libpliant.a $(BUILD)/libpliant.so $(BUILD)/pliant-run $(BUILD)/pliant-demo $(EXT_OBJS) $(TEST_PROGS)
 
 $(BUILD)/rel/%.o: %.c
@@ -52,7 +52,7 @@ $(BUILD)/pliant-run: $(call rel_obj,runtime/tools/pliant-run.c runtime/tools/con
 $(BUILD)/pliant-demo: $(call rel_obj,runtime/tools/pliant-demo.c) $(BUILD)/libpliant.a
 	$(CC) -o $@ $^ $(LIBS)
 
-$(BUILD)/progs/%.o: tests/progs/%.c $(wildcard sdk/include/*.h)
+$(BUILD)/progs/%.o: tests/progs/%.c $(wildcard sdk/include/*.h) $(wildcard tests/progs/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 $(BUILD)/extensions/%.bpf.o: extensions/%.bpf.c $(wildcard sdk/include/*.h)
@@ -94,6 +94,20 @@ fuzz: $(BUILD)/fuzz/fuzz_elf $(TEST_PROGS) $(EXT_OBJS)
 fuzz-smoke: $(BUILD)/fuzz/fuzz_elf $(TEST_PROGS) $(EXT_OBJS)
 	@mkdir -p $(BUILD)/fuzz/corpus
 	$(BUILD)/fuzz/fuzz_elf $(FUZZ_RUN) -max_total_time=60 $(FUZZ_ARGS) $(BUILD)/fuzz/corpus $(BUILD)/progs $(BUILD)/extensions
+
+# libFuzzer harness for the verifier: raw instructions against a test hook
+# and maps (tests/fuzz/fuzz_verifier.c), seeded with the reproducers of past
+# findings. A hang is an input slower than -timeout seconds.
+$(BUILD)/fuzz/fuzz_verifier: tests/fuzz/fuzz_verifier.c $(RUNTIME_SRC) $(wildcard runtime/src/*.h runtime/include/pliant/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(CSTD) $(WARN) $(INC) $(FUZZ_DEFS) -O1 -g $(FUZZ_SAN) -o $@ tests/fuzz/fuzz_verifier.c $(RUNTIME_SRC) $(LIBS)
+FUZZ_VRUN := -artifact_prefix=$(BUILD)/fuzz/verifier- -timeout=10 -max_len=4096
+fuzz-verifier: $(BUILD)/fuzz/fuzz_verifier
+	@mkdir -p $(BUILD)/fuzz/vcorpus
+	$(BUILD)/fuzz/fuzz_verifier $(FUZZ_VRUN) $(FUZZ_ARGS) $(BUILD)/fuzz/vcorpus tests/fuzz/verifier_repro
+fuzz-verifier-smoke: $(BUILD)/fuzz/fuzz_verifier
+	@mkdir -p $(BUILD)/fuzz/vcorpus
+	$(BUILD)/fuzz/fuzz_verifier $(FUZZ_VRUN) -max_total_time=60 $(FUZZ_ARGS) $(BUILD)/fuzz/vcorpus tests/fuzz/verifier_repro
 
 clean:
 	rm -rf $(BUILD)

@@ -13,7 +13,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-mis
 LIBS    := -lbpf -lelf -lz -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -Isdk/include -Wall -Werror
 
-BENCHES := dispatch jit reload
+BENCHES := dispatch jit reload verify
 BINS    := $(patsubst %,$(B)/bench_%,$(BENCHES))
 KERNELS := $(patsubst bench/kernels/%.bpf.c,$(B)/%.bpf.o,$(wildcard bench/kernels/*.bpf.c))
 

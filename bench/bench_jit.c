@@ -131,7 +131,9 @@ static pl_prog *open_kernel(pl_runtime *rt, const char *dir, const struct kernel
     pl_error err = {0};
     pl_object *obj;
     snprintf(path, sizeof(path), "%s/%s", dir, k->file);
-    if (pl_object_open_file(rt, path, NULL, &obj, &err)) {
+    /* Kernels run directly, not from a hook: the context is plain memory. */
+    struct pl_object_opts opts = {.ctx_size = (uint32_t)k->ctx_size};
+    if (pl_object_open_file(rt, path, &opts, &obj, &err)) {
         fprintf(stderr, "bench_jit: %s: %s: %s\n", path, pl_strerror(err.code), err.msg);
         exit(1);
     }

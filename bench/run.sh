@@ -16,6 +16,7 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 "$b/bench_dispatch" >"$tmp/dispatch"
 "$b/bench_jit" "$b" >"$tmp/jit"
 "$b/bench_reload" "$b/reload_policy.bpf.o" >"$tmp/reload"
+"$b/bench_verify" "$build" >"$tmp/verify"
 
 # 4. Library size: the shipped artifact as `make` builds it.
 so=$build/libpliant.so
@@ -58,9 +59,9 @@ size_ok=$(awk -v n="$stripped" 'BEGIN { print (n <= 160 * 1024) ? "met" : "**not
     echo
     echo "| figure | measured | target | status |"
     echo "|---|---|---|---|"
-    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" |
+    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" |
         awk -F'|' '/^@target\|/ { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }'
-    for part in dispatch jit reload size; do
+    for part in dispatch jit reload size verify; do
         echo
         grep -v '^@target|' "$tmp/$part"
     done

@@ -40,6 +40,8 @@ long reload_policy(struct reload_ctx *ctx)
 {
     u64 w_age = weight(W_AGE, 4), w_hits = weight(W_HITS, 1), w_pin = weight(W_PINNED_PENALTY, 1ull << 40);
     u32 n = ctx->ncand, best = 0, second = 0;
+    /* Keys travel with the indexes: the context is read at constant offsets. */
+    u64 best_key = 0, second_key = 0;
     u64 now = ctx->now;
     s64 best_score = -(1ll << 62), second_score = best_score;
     for (u32 i = 0; i < RELOAD_NCAND; i++) {
@@ -50,17 +52,19 @@ long reload_policy(struct reload_ctx *ctx)
         if (i < n && score > best_score) {
             second_score = best_score;
             second = best;
+            second_key = best_key;
             best_score = score;
             best = i;
+            best_key = ctx->cand[i].key;
         } else if (i < n && score > second_score) {
             second_score = score;
             second = i;
+            second_key = ctx->cand[i].key;
         }
     }
-    if (best < RELOAD_NCAND) {
-        u64 key = ctx->cand[best].key;
-        if (bpf_map_lookup_elem(&protected_keys, &key))
-            best = second;
+    if (bpf_map_lookup_elem(&protected_keys, &best_key)) {
+        best = second;
+        best_key = second_key;
     }
     u64 *count = bpf_map_lookup_elem(&decisions, &best);
     if (count)

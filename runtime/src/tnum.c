@@ -116,9 +116,8 @@ struct tnum tnum_cast(struct tnum a, unsigned bytes)
 
 bool tnum_contains(struct tnum a, struct tnum b)
 {
-    if (b.mask & ~a.mask)
-        return false;
-    return (a.value & ~b.mask) == (b.value & ~a.mask & ~b.mask) || ((a.value ^ b.value) & ~a.mask) == 0;
+    /* Every bit unknown in b is unknown in a, and the bits a knows agree. */
+    return !(b.mask & ~a.mask) && !((a.value ^ b.value) & ~a.mask);
 }
 
 bool tnum_is_aligned(struct tnum a, uint64_t size)

@@ -37,7 +37,7 @@ struct tnum tnum_union(struct tnum a, struct tnum b);
 struct tnum tnum_cast(struct tnum a, unsigned bytes);
 /* True when every value b can take, a can take too. */
 bool tnum_contains(struct tnum a, struct tnum b);
-/* True when the value has all of the low `bits` bits... aligned to size. */
+/* True when every possible value is a multiple of size (a power of two). */
 bool tnum_is_aligned(struct tnum a, uint64_t size);
 
 #endif

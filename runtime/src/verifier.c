@@ -17,8 +17,8 @@
  * comes back unchanged to a loop head it is still exploring is an infinite
  * loop and rejected at once.
  *
- * Pruning: at prune points (jump targets, fall-throughs of conditional
- * jumps, returns from local calls) each state is compared with the
+ * Pruning: at prune points (jump targets, where paths meet, and returns
+ * from local calls) each state is compared with the
  * checkpoints already fully explored there; if one of them covers it
  * (every live register and stack byte at least as general), the path is
  * safe and ends. Registers that are dead at the point (static liveness) are
@@ -32,6 +32,14 @@
  * the join covers the new state, so this is sound. Loop counters keep their
  * exact values because a loop head is only joined with checkpoints that are
  * finished, never with the iteration still being explored.
+ *
+ * Widening: a join that grows a bound moves it to the next threshold — a
+ * constant the program compares against (and its neighbours), an end of
+ * the hook's return range, 0, or the pointer offset limit — so a range such
+ * as "best candidate so far" converges in one or two joins instead of one
+ * per value. Widening can lose precision the program needed, so it is
+ * speculative: if the widened pass rejects the program, a second pass with
+ * plain joins decides, and its verdict is the one reported.
  */
 #include "verifier.h"
 
@@ -162,7 +170,7 @@ int v_push_branch(struct verifier *v, const struct vstate *st, uint32_t insn, st
 
 /* ------------------------------------------------------------ pruning */
 
-static bool range_within(const struct vreg *old, const struct vreg *cur)
+static inline bool range_within(const struct vreg *old, const struct vreg *cur)
 {
     return old->smin <= cur->smin && cur->smax <= old->smax && old->umin <= cur->umin &&
            cur->umax <= old->umax && tnum_contains(old->var, cur->var);
@@ -192,7 +200,7 @@ static bool ids_match(struct idmap *m, uint32_t old_id, uint32_t cur_id)
 }
 
 /* True when every value `cur` can hold is covered by `old`. */
-static bool reg_covers(const struct vreg *old, const struct vreg *cur, struct idmap *ids, bool exact)
+static inline bool reg_covers(const struct vreg *old, const struct vreg *cur, struct idmap *ids, bool exact)
 {
     if (exact)
         return old->type == cur->type && old->off == cur->off && old->aux == cur->aux &&
@@ -233,8 +241,11 @@ static bool slot_covers(const struct vslot *old, const struct vslot *cur, struct
             continue;
         return false;
     }
-    if (old->type[0] == SB_SPILL && cur->type[0] == SB_SPILL)
+    if (old->spill_size && cur->spill_size) {
+        if (old->spill_off != cur->spill_off || old->spill_size != cur->spill_size)
+            return false;
         return reg_covers(&old->spill, &cur->spill, ids, exact);
+    }
     return true;
 }
 
@@ -242,7 +253,19 @@ static bool state_covers(const struct verifier *v, const struct vstate *old, con
 {
     if (old->curframe != cur->curframe)
         return false;
-    struct idmap ids = {.n = 0};
+    /* The current frame's registers differ most often: check them first. */
+    const struct vframe *ocur = old->frames[cur->curframe], *ccur = cur->frames[cur->curframe];
+    uint16_t live_now = v->live[cur->insn];
+    for (int r = 0; r < PL_NREGS; r++) {
+        const struct vreg *o = &ocur->regs[r], *c = &ccur->regs[r];
+        if ((exact || (live_now & (1u << r))) && o->type != c->type && (exact || o->type != V_NOT_INIT))
+            return false;
+        if (o->type == V_SCALAR && c->type == V_SCALAR && (exact || (live_now & (1u << r))) &&
+            (exact ? o->smin != c->smin || o->smax != c->smax : !range_within(o, c)))
+            return false;
+    }
+    struct idmap ids;
+    ids.n = 0;
     for (uint32_t f = 0; f <= cur->curframe; f++) {
         const struct vframe *of = old->frames[f], *cf = cur->frames[f];
         if (of->callsite != cf->callsite)
@@ -290,28 +313,73 @@ static bool state_joinable(const struct verifier *v, const struct vstate *old, c
             if ((live & (1u << r)) && !reg_joinable(&of->regs[r], &cf->regs[r], &ids))
                 return false;
         for (uint16_t s = 0; s < cf->nslots; s++) {
-            if (memcmp(of->slots[s].type, cf->slots[s].type, 8))
+            const struct vslot *os = &of->slots[s], *cs = &cf->slots[s];
+            if (memcmp(os->type, cs->type, 8) || os->spill_off != cs->spill_off || os->spill_size != cs->spill_size)
                 return false;
-            if (cf->slots[s].type[0] == SB_SPILL && !reg_joinable(&of->slots[s].spill, &cf->slots[s].spill, &ids))
+            if (cs->spill_size && !reg_joinable(&os->spill, &cs->spill, &ids))
                 return false;
         }
     }
     return true;
 }
 
-/* Union of both ranges. Bounds beyond what any pointer offset may use
- * (V_MAX_VAR_OFF) are widened to the extreme: they cannot matter for
+/* Index of the first threshold >= x. */
+static uint32_t threshold_index(const struct verifier *v, int64_t x)
+{
+    uint32_t lo = 0, hi = v->nthresholds;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (v->thresholds[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The smallest threshold >= x. */
+static int64_t threshold_up(const struct verifier *v, int64_t x)
+{
+    uint32_t i = threshold_index(v, x);
+    return i < v->nthresholds ? v->thresholds[i] : INT64_MAX;
+}
+
+/* The largest threshold <= x. */
+static int64_t threshold_down(const struct verifier *v, int64_t x)
+{
+    uint32_t i = threshold_index(v, x);
+    if (i < v->nthresholds && v->thresholds[i] == x)
+        return x;
+    return i ? v->thresholds[i - 1] : INT64_MIN;
+}
+
+/* Union of both ranges; with widening, a bound that grew moves on to the
+ * next threshold. Bounds beyond what any pointer offset may use
+ * (V_MAX_VAR_OFF) go to the extreme either way: they cannot matter for
  * safety, and widening them lets later states be covered instead of
  * re-explored with bounds that differ by one per loop iteration. */
-static void reg_join(struct vreg *cur, const struct vreg *old)
+static void reg_join(const struct verifier *v, struct vreg *cur, const struct vreg *old)
 {
     if (cur->type != V_SCALAR)
         return;
-    cur->smin = cur->smin < old->smin ? cur->smin : old->smin;
-    cur->smax = cur->smax > old->smax ? cur->smax : old->smax;
-    cur->umin = cur->umin < old->umin ? cur->umin : old->umin;
-    cur->umax = cur->umax > old->umax ? cur->umax : old->umax;
-    cur->var = tnum_union(cur->var, old->var);
+    int64_t smin = cur->smin < old->smin ? cur->smin : old->smin;
+    int64_t smax = cur->smax > old->smax ? cur->smax : old->smax;
+    uint64_t umin = cur->umin < old->umin ? cur->umin : old->umin;
+    uint64_t umax = cur->umax > old->umax ? cur->umax : old->umax;
+    if (v->widen) {
+        if (smin < old->smin)
+            smin = threshold_down(v, smin);
+        if (smax > old->smax)
+            smax = threshold_up(v, smax);
+        if (umin < old->umin)
+            umin = umin <= (uint64_t)INT64_MAX ? (uint64_t)threshold_down(v, (int64_t)umin) : umin;
+        if (umax > old->umax && umax <= (uint64_t)INT64_MAX)
+            umax = (uint64_t)threshold_up(v, (int64_t)umax);
+        if ((int64_t)umin < 0 && umin <= (uint64_t)INT64_MAX)
+            umin = 0;
+    }
+    cur->smin = smin, cur->smax = smax, cur->umin = umin, cur->umax = umax;
+    cur->var = tnum_union(tnum_union(cur->var, old->var), tnum_range(umin, umax));
     if (cur->smin < -V_MAX_VAR_OFF)
         cur->smin = INT64_MIN;
     if (cur->smax > V_MAX_VAR_OFF)
@@ -335,11 +403,11 @@ static void state_join(const struct verifier *v, struct vstate *cur, const struc
             if (!(live & (1u << r)))
                 v_mark_not_init(&cf->regs[r]);
             else
-                reg_join(&cf->regs[r], &of->regs[r]);
+                reg_join(v, &cf->regs[r], &of->regs[r]);
         }
         for (uint16_t s = 0; s < cf->nslots; s++)
-            if (cf->slots[s].type[0] == SB_SPILL)
-                reg_join(&cf->slots[s].spill, &of->slots[s].spill);
+            if (cf->slots[s].spill_size)
+                reg_join(v, &cf->slots[s].spill, &of->slots[s].spill);
     }
 }
 
@@ -348,8 +416,8 @@ static void state_join(const struct verifier *v, struct vstate *cur, const struc
 static int visit_prune_point(struct verifier *v, struct vstate *st)
 {
     uint32_t insn = st->insn;
-    struct vnode *join_with = NULL;
-    for (struct vnode *n = v->explored[insn]; n; n = n->next) {
+    struct vnode *join_with = NULL, **join_link = NULL;
+    for (struct vnode **link = &v->explored[insn], *n; (n = *link); link = &n->next) {
         if (n->branches) {
             /* Still being explored: this state is on a path below it. Coming
              * back unchanged means the loop makes no progress. */
@@ -357,14 +425,34 @@ static int visit_prune_point(struct verifier *v, struct vstate *st)
                 return v_fail(v, insn, "infinite loop: the program comes back to this instruction in the same state");
             continue;
         }
-        if (state_covers(v, &n->st, st, false))
+        if (state_covers(v, &n->st, st, false)) {
+            if (v->log) {
+                char line[96];
+                snprintf(line, sizeof(line), "%u: safe: covered by an explored state (live registers 0x%x)", insn,
+                         v->live[insn]);
+                v->log(v->log_user, line);
+            }
             return 1;
-        if (!join_with && state_joinable(v, &n->st, st))
+        }
+        if (!join_with && state_joinable(v, &n->st, st)) {
             join_with = n;
+            join_link = link;
+        }
     }
     if (join_with) {
         state_join(v, st, &join_with->st);
         v->njoins++;
+        if (v->log) {
+            char line[96];
+            snprintf(line, sizeof(line), "%u: joined with an explored state%s", insn, v->widen ? " (widened)" : "");
+            v->log(v->log_user, line);
+        }
+        /* The join covers the old checkpoint, which can prune nothing the
+         * join will not. It is finished, so no path refers to it any more. */
+        *join_link = join_with->next;
+        v->nexplored[insn]--;
+        state_release(v, &join_with->st);
+        free(join_with);
     }
     if (v->nexplored[insn] >= MAX_CHECKPOINTS_PER_INSN)
         return 0;
@@ -488,8 +576,6 @@ static void mark_prune_points(struct verifier *v)
                 v->prune_point[i + 1] = 1;
         } else if (op != BPF_EXIT) {
             v->prune_point[i + (cls == BPF_JMP32 && op == BPF_JA ? in->imm : in->off) + 1] = 1;
-            if (op != BPF_JA && i + 1 < p->ninsns)
-                v->prune_point[i + 1] = 1;
         }
     }
 }
@@ -536,9 +622,9 @@ static void log_state(struct verifier *v, const struct vstate *st)
     }
     for (uint16_t s = 0; s < f->nslots && n < (int)sizeof(line) - 1; s++) {
         const struct vslot *sl = &f->slots[s];
-        if (sl->type[0] == SB_SPILL) {
+        if (sl->spill_size) {
             v_reg_describe(v, &sl->spill, reg, sizeof(reg));
-            n += snprintf(line + n, sizeof(line) - (size_t)n, " fp-%u=%s", (s + 1) * 8, reg);
+            n += snprintf(line + n, sizeof(line) - (size_t)n, " fp-%u=%s", (s + 1) * 8 - sl->spill_off, reg);
         } else {
             char bytes[9];
             for (int b = 0; b < 8; b++)
@@ -650,6 +736,86 @@ static int explore(struct verifier *v)
     return rc;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Widening thresholds: constants the program compares against and their
+ * neighbours, the hook's return range, 0 and the pointer offset limit. */
+static int collect_thresholds(struct verifier *v)
+{
+    const pl_prog *p = v->prog;
+    uint32_t cap = 8, n = 0;
+    for (uint32_t i = 0; i < p->ninsns; i++)
+        cap += 3;
+    int64_t *t = malloc(sizeof(int64_t) * cap);
+    if (!t)
+        return pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
+    t[n++] = 0;
+    t[n++] = V_MAX_VAR_OFF;
+    t[n++] = -V_MAX_VAR_OFF;
+    if (v->hs && v->hs->has_ret_range) {
+        t[n++] = v->hs->ret_min;
+        t[n++] = v->hs->ret_max;
+    }
+    for (uint32_t i = 0; i < p->ninsns; i++) {
+        const struct pl_insn *in = &p->insns[i];
+        uint8_t cls = BPF_CLASS(in->code), op = BPF_OP(in->code);
+        if (in->code == BPF_LDDW) {
+            i++;
+            continue;
+        }
+        if ((cls == BPF_JMP || cls == BPF_JMP32) && BPF_SRC(in->code) == BPF_K && op != BPF_JA &&
+            op != BPF_CALL && op != BPF_EXIT) {
+            t[n++] = (int64_t)in->imm - 1;
+            t[n++] = in->imm;
+            t[n++] = (int64_t)in->imm + 1;
+        }
+    }
+    qsort(t, n, sizeof(int64_t), cmp_i64);
+    uint32_t u = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!u || t[u - 1] != t[i])
+            t[u++] = t[i];
+    v->thresholds = t;
+    v->nthresholds = u;
+    return 0;
+}
+
+static void release_checkpoints(struct verifier *v)
+{
+    for (uint32_t i = 0; i < v->prog->ninsns; i++) {
+        for (struct vnode *nd = v->explored[i], *next; nd; nd = next) {
+            next = nd->next;
+            state_release(v, &nd->st);
+            free(nd);
+        }
+        v->explored[i] = NULL;
+        v->nexplored[i] = 0;
+    }
+}
+
+/* One exploration of every path, then the whole-program checks. */
+static int verify_pass(struct verifier *v)
+{
+    const pl_prog *prog = v->prog;
+    memset(v->visited, 0, prog->ninsns);
+    memset(v->subprog_stack, 0, sizeof(uint32_t) * prog->nsubprogs);
+    int rc = explore(v);
+    for (uint32_t i = 0; !rc && i < prog->ninsns; i++) {
+        if (!v->visited[i])
+            rc = v_fail(v, i, "unreachable instruction (dead code usually means a bug)");
+        if (prog->insns[i].code == BPF_LDDW)
+            i++;
+    }
+    if (!rc)
+        rc = check_stack_chains(v);
+    release_checkpoints(v);
+    return rc;
+}
+
 int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err)
 {
     struct timespec t0, t1;
@@ -663,6 +829,7 @@ int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err)
         .err = err,
         .log = opts->log,
         .log_user = opts->log_user,
+        .widen = true,
     };
     uint32_t n = prog->ninsns;
     v.prune_point = calloc(n, 1);
@@ -674,25 +841,17 @@ int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err)
     int rc = 0;
     if (!v.prune_point || !v.visited || !v.live || !v.explored || !v.nexplored || !v.subprog_stack)
         rc = pl_fail(err, PL_ENOMEM, -1, "out of memory verifying the program");
+    if (!rc)
+        rc = collect_thresholds(&v);
     if (!rc) {
         mark_prune_points(&v);
         compute_liveness(&v);
-        rc = explore(&v);
-    }
-    for (uint32_t i = 0; !rc && i < n; i++) {
-        if (!v.visited[i] && !(i > 0 && prog->insns[i - 1].code == BPF_LDDW && v.visited[i - 1]))
-            rc = v_fail(&v, i, "unreachable instruction (dead code usually means a bug)");
-        if (prog->insns[i].code == BPF_LDDW)
-            i++;
-    }
-    if (!rc)
-        rc = check_stack_chains(&v);
-
-    for (uint32_t i = 0; v.explored && i < n; i++) {
-        for (struct vnode *nd = v.explored[i], *next; nd; nd = next) {
-            next = nd->next;
-            state_release(&v, &nd->st);
-            free(nd);
+        rc = verify_pass(&v);
+        if (rc == PL_EVERIFY && v.njoins) {
+            if (v.log)
+                v.log(v.log_user, "-- the widened pass rejected the program; verifying again without widening");
+            v.widen = false;
+            rc = verify_pass(&v);
         }
     }
     while (v.free_frames) {
@@ -705,6 +864,7 @@ int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err)
     prog->vstats.states_stored = v.nstored;
     prog->vstats.joins = v.njoins;
     prog->vstats.ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
+    free(v.thresholds);
     free(v.prune_point);
     free(v.visited);
     free(v.live);

@@ -38,12 +38,15 @@ struct vreg {
     uint64_t umin, umax;
 };
 
-/* One 8-byte stack slot; byte types below. A slot whose 8 bytes are all
- * SB_SPILL holds a spilled register in `spill`. */
+/* One 8-byte stack slot; byte types below. Bytes [spill_off,
+ * spill_off + spill_size) are SB_SPILL and hold the register `spill`: a
+ * pointer (always all 8 bytes) or a scalar stored whole with a 1-, 2-, 4-
+ * or 8-byte store, so loading it back keeps its bounds. */
 enum { SB_INVALID = 0, SB_MISC, SB_ZERO, SB_SPILL };
 
 struct vslot {
     uint8_t type[8];  /* byte i is stack byte slot_base + i */
+    uint8_t spill_off, spill_size; /* spill_size 0: no spill */
     struct vreg spill;
 };
 
@@ -86,6 +89,9 @@ struct verifier {
     uint32_t processed;
     uint32_t nstored;
     uint32_t njoins;
+    bool widen;           /* joins move grown bounds to thresholds */
+    int64_t *thresholds;  /* sorted */
+    uint32_t nthresholds;
     uint8_t *prune_point; /* per instruction */
     uint8_t *visited;     /* per instruction */
     uint16_t *live;       /* per instruction: registers read before written (bit per reg) */

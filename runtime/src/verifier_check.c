@@ -59,13 +59,27 @@ static void sync_bounds(struct vreg *r)
     r->smax = smin64(r->smax, (int64_t)(r->var.value | (r->var.mask & ~sign)));
     r->umin = umax64(r->umin, r->var.value);
     r->umax = umin64(r->umax, r->var.value | r->var.mask);
-    /* Where every value has the same sign, signed and unsigned order agree. */
-    if (r->smin >= 0 || r->umax <= (uint64_t)INT64_MAX || r->smax < 0 || r->umin > (uint64_t)INT64_MAX) {
-        int64_t lo = smax64(r->smin, (int64_t)r->umin), hi = smin64(r->smax, (int64_t)r->umax);
-        r->smin = lo;
-        r->smax = hi;
-        r->umin = (uint64_t)lo;
-        r->umax = (uint64_t)hi;
+    /* Where every value has the same sign, signed and unsigned order agree
+     * and each range bounds the other. */
+    const uint64_t top = (uint64_t)1 << 63;
+    if (r->smin >= 0 || r->umax < top) {
+        uint64_t lo = umax64(r->umin, r->smin > 0 ? (uint64_t)r->smin : 0);
+        uint64_t hi = umin64(r->umax, top - 1);
+        if (r->smax < 0)
+            hi = 0, lo = 1; /* contradiction: left empty */
+        else
+            hi = umin64(hi, (uint64_t)r->smax);
+        r->umin = lo, r->umax = hi;
+        r->smin = (int64_t)lo, r->smax = (int64_t)hi;
+    } else if (r->smax < 0 || r->umin >= top) {
+        uint64_t lo = umax64(r->umin, top), hi = r->umax;
+        int64_t slo = smax64(r->smin, (int64_t)lo), shi = smin64(r->smax, (int64_t)hi);
+        if (hi < top || slo > shi) {
+            r->umin = 1, r->umax = 0; /* contradiction: left empty */
+        } else {
+            r->smin = slo, r->smax = shi;
+            r->umin = (uint64_t)slo, r->umax = (uint64_t)shi;
+        }
     }
     if (r->umin <= r->umax)
         r->var = tnum_intersect(r->var, tnum_range(r->umin, r->umax));
@@ -326,11 +340,37 @@ static uint8_t slot_byte_type(const struct vframe *f, int64_t addr)
  * are not overwritten must never be read as data (they hold address bits). */
 static void break_spill(struct vslot *sl)
 {
-    if (sl->type[0] != SB_SPILL)
+    if (!sl->spill_size)
         return;
     uint8_t rest = v_is_pointer(&sl->spill) ? SB_INVALID : SB_MISC;
-    for (int b = 0; b < 8; b++)
+    for (int b = sl->spill_off; b < sl->spill_off + sl->spill_size; b++)
         sl->type[b] = rest;
+    sl->spill_size = 0;
+}
+
+/* Bytes [lo, hi) may or may not have been written (variable offset or
+ * size): data stays data, but bytes that held a spilled pointer (address
+ * bits) or nothing must never be read afterwards. */
+static void stack_maybe_written(struct vframe *f, int64_t lo, int64_t hi)
+{
+    for (int64_t a = lo; a < hi; a++) {
+        int b;
+        struct vslot *sl = slot_of(f, a, &b);
+        uint8_t before = sl->type[b];
+        break_spill(sl);
+        sl->type[b] = before == SB_INVALID || sl->type[b] == SB_INVALID ? SB_INVALID : SB_MISC;
+    }
+}
+
+/* Bytes [lo, hi) were all written with data. */
+static void stack_written(struct vframe *f, int64_t lo, int64_t hi)
+{
+    for (int64_t a = lo; a < hi; a++) {
+        int b;
+        struct vslot *sl = slot_of(f, a, &b);
+        break_spill(sl);
+        sl->type[b] = SB_MISC;
+    }
 }
 
 static void note_depth(struct verifier *v, struct vframe *f, int64_t lo)
@@ -369,19 +409,19 @@ static int stack_write(struct verifier *v, struct vstate *st, const struct vreg 
             if (slot_byte_type(f, a) == SB_INVALID)
                 return v_fail(v, st->insn, "variable-offset write into stack bytes at fp%+lld that were never "
                                            "initialised; initialise the buffer first", (long long)a);
-        for (int64_t a = lo; a < hi; a++) {
-            int b;
-            struct vslot *sl = slot_of(f, a, &b);
-            break_spill(sl);
-            sl->type[b] = SB_MISC;
-        }
+        stack_maybe_written(f, lo, hi);
         return 0;
     }
-    if (size == 8 && lo % 8 == 0) {
+    /* A whole register, or a scalar that fits the store, is kept as a spill. */
+    bool fits = size == 8 || (val->type == V_SCALAR && val->umax < ((uint64_t)1 << (size * 8)));
+    if (fits && lo % size == 0) {
         int b;
         struct vslot *sl = slot_of(f, lo, &b);
-        memset(sl->type, SB_SPILL, 8);
+        break_spill(sl);
+        memset(sl->type + b, SB_SPILL, size);
         sl->spill = *val;
+        sl->spill_off = (uint8_t)b;
+        sl->spill_size = (uint8_t)size;
         return 0;
     }
     bool zero = val->type == V_SCALAR && tnum_is_const(val->var) && val->var.value == 0;
@@ -403,10 +443,16 @@ static int stack_read(struct verifier *v, struct vstate *st, const struct vreg *
     if (rc || (rc = stack_check_bounds(v, st, lo, hi, size)))
         return rc;
     note_depth(v, f, lo);
-    if (tnum_is_const(p->var) && size == 8 && lo % 8 == 0) {
+    if (tnum_is_const(p->var)) {
         uint16_t s = (uint16_t)((-lo - 1) / 8);
-        if (s < f->nslots && f->slots[s].type[0] == SB_SPILL) {
-            *out = f->slots[s].spill;
+        const struct vslot *sl = s < f->nslots ? &f->slots[s] : NULL;
+        int b = (int)(lo + (int64_t)(s + 1) * 8);
+        if (sl && sl->spill_size == size && sl->spill_off == b) {
+            *out = sl->spill;
+            /* A narrow scalar spill fits its bytes; sign extension keeps it
+             * only when it is non-negative in that width. */
+            if (sign_extend && size < 8 && out->umax >= ((uint64_t)1 << (size * 8 - 1)))
+                mark_sized(out, size, true);
             return 0;
         }
     }
@@ -521,9 +567,9 @@ static int sized_access(struct verifier *v, struct vstate *st, const struct vreg
                                    "index first", write ? "writes" : "reads", size, (long long)lo,
                       (long long)(hi - size), what, region);
     }
-    if (write && rdonly)
+    if (write && (rdonly || p->type == V_PTR_MEM))
         return v_fail(v, st->insn, "writes into %s, which is read-only", what);
-    if (write && v_is_pointer(val))
+    if (write && val && v_is_pointer(val))
         return v_fail(v, st->insn, "stores a pointer into %s (addresses must not leak)", what);
     if (atomic && !tnum_is_aligned(tnum_add(tnum_const((uint64_t)(p->off + insn_off)), p->var), size))
         return v_fail(v, st->insn, "atomic operation on %s at a possibly misaligned offset", what);
@@ -558,6 +604,9 @@ static int mem_access(struct verifier *v, struct vstate *st, uint8_t regno, int1
                 int rc = stack_read(v, st, p, insn_off, size, false, &tmp);
                 if (rc)
                     return rc;
+                if (v_is_pointer(&tmp))
+                    return v_fail(v, st->insn, "atomic operation on a spilled pointer at fp%+lld",
+                                  (long long)(p->off + (int64_t)p->var.value + insn_off));
                 if (!tnum_is_const(p->var) || (p->off + insn_off) % (int)size)
                     return v_fail(v, st->insn, "atomic operation on the stack at a variable or misaligned offset");
                 struct vreg unknown;
@@ -656,14 +705,12 @@ static int alu(struct verifier *v, struct vstate *st, const struct pl_insn *in)
     if (dptr || sptr) {
         if (!is64)
             return v_fail(v, st->insn, "32-bit arithmetic on a pointer would expose part of an address");
-        if (op == BPF_SUB && dptr && sptr) {
-            if (d->type != srcv.type || d->aux != srcv.aux || d->frameno != srcv.frameno ||
-                (d->type != V_PTR_STACK && d->type != V_PTR_MAP_VALUE && d->type != V_PTR_MEM))
-                return v_fail(v, st->insn, "subtracts pointers into different regions");
-            v_mark_unknown(d);
-            return 0;
-        }
-        if (!(op == BPF_ADD || (op == BPF_SUB && dptr)) || (dptr && sptr))
+        /* Two hash-map values, say, differ by heap layout: a difference of
+         * pointers can reveal addresses, so it is not allowed at all. */
+        if (dptr && sptr)
+            return v_fail(v, st->insn, "%s two pointers (the result could reveal addresses)",
+                          op == BPF_SUB ? "subtracts" : "combines");
+        if (!(op == BPF_ADD || (op == BPF_SUB && dptr)))
             return v_fail(v, st->insn, "arithmetic on a pointer other than adding or subtracting a scalar");
         struct vreg ptr = dptr ? *d : srcv, sc = dptr ? srcv : *d;
         if (is_or_null(&ptr))
@@ -818,7 +865,7 @@ static void propagate_id(struct vstate *st, const struct vreg *r)
             if (f->regs[i].id == r->id && f->regs[i].type == r->type)
                 f->regs[i] = *r;
         for (uint16_t s = 0; s < f->nslots; s++)
-            if (f->slots[s].type[0] == SB_SPILL && f->slots[s].spill.id == r->id &&
+            if (f->slots[s].spill_size && f->slots[s].spill.id == r->id &&
                 f->slots[s].spill.type == r->type)
                 f->slots[s].spill = *r;
     }
@@ -831,7 +878,7 @@ static void mark_null_checked(struct vstate *st, uint32_t id, bool is_null)
         struct vframe *f = st->frames[fi];
         for (int i = 0; i < PL_NREGS + V_SLOTS; i++) {
             struct vreg *r = i < PL_NREGS ? &f->regs[i]
-                           : (i - PL_NREGS < f->nslots && f->slots[i - PL_NREGS].type[0] == SB_SPILL)
+                           : (i - PL_NREGS < f->nslots && f->slots[i - PL_NREGS].spill_size)
                                ? &f->slots[i - PL_NREGS].spill : NULL;
             if (!r || !is_or_null(r) || r->id != id)
                 continue;
@@ -877,8 +924,17 @@ static int cond_jump(struct verifier *v, struct vstate *st, const struct pl_insn
             return v_fail(v, st->insn, "compares %s (pointer comparisons would leak addresses; only a NULL check "
                                        "against 0 is allowed)", describe_kind(v_is_pointer(a) ? a : b));
         bool jump_if_null = op == BPF_JEQ;
+        if (a->type == V_HANDLE) {
+            /* A host handle may be 0: both outcomes are possible, and the
+             * handle stays opaque on both. */
+            struct vstate *other;
+            if ((rc = v_push_branch(v, st, target, &other)))
+                return rc;
+            st->insn++;
+            return 0;
+        }
         if (!is_or_null(a)) {
-            /* Never NULL: the outcome is known. */
+            /* Context, stack and checked map pointers are never NULL. */
             st->insn = jump_if_null ? st->insn + 1 : target;
             return 0;
         }
@@ -944,7 +1000,7 @@ static int cond_jump(struct verifier *v, struct vstate *st, const struct pl_insn
 
 /* Checks that [r, r+size) is memory the program may pass to a helper. */
 static int helper_mem(struct verifier *v, struct vstate *st, int argno, const char *helper, uint8_t regno,
-                      uint64_t size, bool write)
+                      uint64_t size, bool exact_size, bool write)
 {
     const struct vreg *p = &cur_frame(st)->regs[regno];
     if (size == 0)
@@ -971,13 +1027,12 @@ static int helper_mem(struct verifier *v, struct vstate *st, int argno, const ch
                               argno, helper, (long long)a);
         }
         if (write) {
-            for (int64_t a = lo; a < hi; a++) {
-                int b;
-                struct vslot *sl = slot_of(f, a, &b);
-                if (sl->type[0] == SB_SPILL)
-                    memset(sl->type, SB_MISC, 8);
-                sl->type[b] = SB_MISC;
-            }
+            /* The helper writes exactly these bytes only when both the
+             * offset and the size are known. */
+            if (tnum_is_const(p->var) && exact_size)
+                stack_written(f, lo, hi);
+            else
+                stack_maybe_written(f, lo, hi);
         }
         return 0;
     }
@@ -1042,7 +1097,7 @@ static int helper_call(struct verifier *v, struct vstate *st, const struct pl_in
                 return v_fail(v, st->insn, "helper %s takes a map key or value but no map", hs->name);
             const struct pl_map_spec *ms = pl_map_info(v->prog->maps[map_idx]);
             uint32_t size = kind == PL_ARG_MAP_KEY ? ms->key_size : ms->value_size;
-            if ((rc = helper_mem(v, st, i + 1, hs->name, regno, size, false)))
+            if ((rc = helper_mem(v, st, i + 1, hs->name, regno, size, true, false)))
                 return rc;
             break;
         }
@@ -1056,7 +1111,8 @@ static int helper_call(struct verifier *v, struct vstate *st, const struct pl_in
                               regno + 1, describe_kind(sz));
             if (sz->smin < 0)
                 return v_fail(v, st->insn, "argument %d of %s (a size) may be negative", i + 2, hs->name);
-            if ((rc = helper_mem(v, st, i + 1, hs->name, regno, sz->umax, kind == PL_ARG_MEM_UNINIT)))
+            if ((rc = helper_mem(v, st, i + 1, hs->name, regno, sz->umax, sz->umin == sz->umax,
+                                 kind == PL_ARG_MEM_UNINIT)))
                 return rc;
             break;
         }
@@ -1141,9 +1197,9 @@ static int do_exit(struct verifier *v, struct vstate *st)
 {
     struct vframe *f = cur_frame(st);
     struct vreg *r0 = &f->regs[0];
-    if (r0->type == V_NOT_INIT)
-        return v_fail(v, st->insn, "r0 is not initialised at exit (the %s returns nothing)",
-                      st->curframe ? "function" : "program");
+    /* A function may return nothing (void); its caller then cannot read r0. */
+    if (r0->type == V_NOT_INIT && !st->curframe)
+        return v_fail(v, st->insn, "r0 is not initialised at exit (the program returns nothing)");
     if (st->curframe) {
         if (r0->type == V_PTR_STACK && r0->frameno == st->curframe)
             return v_fail(v, st->insn, "returns a pointer to the function's own stack (it would dangle)");
