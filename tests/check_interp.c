@@ -441,11 +441,6 @@ static bool do_helper(struct ci *c, int32_t id, bool *unwind)
         uint8_t kind = h->args[i];
         if (kind == PL_ARG_NONE || kind == PL_ARG_MEM_SIZE)
             continue;
-        if (kind == PL_ARG_SCALAR_OPT) {
-            if (c->init[r] && c->taint[r])
-                return fail(c, "passes pointer-derived r%d to %s as a scalar (leak)", r, h->name);
-            continue;
-        }
         if (!need(c, r))
             return false;
         uint64_t v = c->reg[r];

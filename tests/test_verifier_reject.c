@@ -212,13 +212,13 @@ TEST(verifier_reject_corpus)
              MOV64_IMM(6, 1), CALL_LOCAL(1), EXIT(), MOV64_REG(0, 6), EXIT()),
 
         /* -------- uninitialised stack */
-        CASE("stack read never written", 0, "reads 8 bytes at fp-8, but the byte at fp-8 was not written",
+        CASE("stack read never written", 0, "reads 8 bytes at fp-8, but the byte at fp-8 holds no data",
              LDX64(0, 10, -8), EXIT()),
-        CASE("stack read half written", 1, "reads 8 bytes at fp-8, but the byte at fp-4 was not written",
+        CASE("stack read half written", 1, "reads 8 bytes at fp-8, but the byte at fp-4 holds no data",
              ST(SZ_W, 10, -8, 0), LDX64(0, 10, -8), EXIT()),
-        CASE("stack written on one path only", 3, "the byte at fp-8 was not written on every path",
+        CASE("stack written on one path only", 3, "the byte at fp-8 holds no data",
              LDX64(2, 1, 0), JEQ_IMM(2, 0, 1), ST(SZ_DW, 10, -8, 0), LDX64(0, 10, -8), EXIT()),
-        CASE("atomic on unwritten stack", 1, "reads 8 bytes at fp-8, but the byte at fp-8 was not written",
+        CASE("atomic on unwritten stack", 1, "reads 8 bytes at fp-8, but the byte at fp-8 holds no data",
              MOV64_IMM(2, 1), ATOMIC(SZ_DW, 10, 2, -8, AT_ADD), RET0),
 
         /* -------- stack bounds */
@@ -226,7 +226,7 @@ TEST(verifier_reject_corpus)
              ST(SZ_DW, 10, -520, 0), RET0),
         CASE("stack at fp", 0, "accesses 8 bytes at fp+0, outside the 512-byte stack frame",
              ST(SZ_DW, 10, 0, 0), RET0),
-        CASE("stack variable offset out of range", 4, "accesses 8 bytes at fp-1024, outside the 512-byte stack frame",
+        CASE("stack variable offset out of range", 4, "accesses 8 bytes at fp-1024..fp-8, outside the 512-byte stack frame",
              LDX64(2, 1, 0), ALU64_IMM(OP_AND, 2, 0x3f8), MOV64_REG(3, 10), ALU64_REG(OP_SUB, 3, 2),
              ST(SZ_DW, 3, -8, 0), RET0),
         CASE("variable-offset write into unwritten stack", 5,
@@ -294,15 +294,15 @@ TEST(verifier_reject_corpus)
              LOOKUP_CHECKED(M_ARR, 4), MOV64_IMM(2, 1), ATOMIC(SZ_DW, 0, 2, 4, AT_ADD), RET0),
 
         /* -------- spilled pointers */
-        CASE("narrow store of a pointer", 0, "stores a pointer with a 4-byte or unaligned store",
+        CASE("narrow store of a pointer", 0, "stores a pointer with a store of 4 bytes at fp-8",
              STX(SZ_W, 10, 1, -8), RET0),
-        CASE("misaligned spill of a pointer", 0, "stores a pointer with a 8-byte or unaligned store",
+        CASE("misaligned spill of a pointer", 0, "stores a pointer with a store of 8 bytes at fp-12",
              STX64(10, 1, -12), RET0),
         CASE("read part of a spilled pointer", 1, "reads part of a spilled pointer at fp-8",
              STX64(10, 1, -8), LDX32(0, 10, -8), EXIT()),
         /* A helper writing 1 byte over a spilled pointer: the other 7
          * bytes still hold the address and must not be readable. */
-        CASE("read a spilled pointer a helper partly overwrote", 5, "reads 8 bytes at fp-8, but the byte at fp-7 was not written",
+        CASE("read a spilled pointer a helper partly overwrote", 5, "reads 8 bytes at fp-8, but the byte at fp-7 holds no data",
              STX64(10, 1, -8), MOV64_REG(1, 10), ADD64_IMM(1, -8), MOV64_IMM(2, 1), CALL(H_FILL),
              LDX64(2, 10, -8), LD_MAP_VALUE(1, M_DATA, 0), STX64(1, 2, 0), RET0),
         CASE("helper reads a spilled pointer", 4, "argument 1 of bpf_trace_printk covers a spilled pointer at fp-8",
@@ -341,7 +341,7 @@ TEST(verifier_reject_corpus)
              MOV64_REG(2, 10), ALU64_REG(OP_SUB, 2, 1), RET0),
         CASE("arithmetic on a possibly NULL pointer", 7, "arithmetic on a possibly NULL pointer; compare it with 0 first",
              LOOKUP(M_ARR, 4), ADD64_IMM(0, 8), RET0),
-        CASE("arithmetic on a map reference", 2, "arithmetic on a map reference, which is opaque",
+        CASE("arithmetic on a map reference", 2, "arithmetic on a map reference (it is opaque",
              LD_MAP(2, M_ARR), ADD64_IMM(2, 8), RET0),
         CASE("arithmetic on a handle", 1, "arithmetic on an opaque handle",
              LDX64(2, 1, 16), ADD64_IMM(2, 8), RET0),
@@ -380,7 +380,7 @@ TEST(verifier_reject_corpus)
              "argument 2 of bpf_map_lookup_elem points to 4 bytes at fp-4, but the byte at fp-4 was not written",
              MOV64_REG(2, 10), ADD64_IMM(2, -4), LD_MAP(1, M_ARR), CALL(PL_HELPER_MAP_LOOKUP_ELEM), RET0),
         /* An 8-byte key at fp-4: only 4 bytes of stack remain. */
-        CASE("key region too small", 5, "accesses 8 bytes at fp-4, outside the 512-byte stack frame",
+        CASE("key region too small", 5, "argument 2 of bpf_map_lookup_elem needs 8 bytes at fp-4, past the end of the stack frame",
              ST(SZ_W, 10, -4, 0), MOV64_REG(2, 10), ADD64_IMM(2, -4), LD_MAP(1, M_HASH),
              CALL(PL_HELPER_MAP_LOOKUP_ELEM), RET0),
         /* A 16-byte value taken from the 8-byte value of map 'pt'. */
@@ -390,7 +390,7 @@ TEST(verifier_reject_corpus)
              MOV64_IMM(4, 0), CALL(PL_HELPER_MAP_UPDATE_ELEM), RET0),
         CASE("memory size may be negative", 4, "argument 2 of bpf_trace_printk (a size) may be negative",
              FMT_AT_FP8, LDX64(2, 1, 0), MOV64_REG(1, 10), ADD64_IMM(1, -8), CALL(PL_HELPER_TRACE_PRINTK), RET0),
-        CASE("memory size unbounded", 4, "size may be up to 4294967295 bytes; bound it first",
+        CASE("memory size unbounded", 4, "argument 2 of bpf_trace_printk (the size of argument 1) may be up to 4294967295 bytes",
              FMT_AT_FP8, LDX32(2, 1, 24), MOV64_REG(1, 10), ADD64_IMM(1, -8), CALL(PL_HELPER_TRACE_PRINTK), RET0),
         CASE("memory size is a pointer", 3, "argument 2 of bpf_trace_printk (a size) must be a scalar; r2 is a stack pointer",
              FMT_AT_FP8, MOV64_REG(1, 10), MOV64_REG(2, 10), CALL(PL_HELPER_TRACE_PRINTK), RET0),

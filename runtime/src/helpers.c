@@ -212,7 +212,7 @@ static const struct pl_helper_spec std_helpers[] = {
      {PL_ARG_MAP, PL_ARG_MAP_KEY}, PL_RET_SCALAR, 0, 0},
     {PL_HELPER_KTIME_GET_NS, "bpf_ktime_get_ns", h_ktime_get_ns, {0}, PL_RET_SCALAR, 0, 0},
     {PL_HELPER_TRACE_PRINTK, "bpf_trace_printk", h_trace_printk,
-     {PL_ARG_MEM, PL_ARG_MEM_SIZE, PL_ARG_SCALAR_OPT, PL_ARG_SCALAR_OPT, PL_ARG_SCALAR_OPT}, PL_RET_SCALAR, 0, 0},
+     {PL_ARG_MEM, PL_ARG_MEM_SIZE, PL_ARG_SCALAR, PL_ARG_SCALAR, PL_ARG_SCALAR}, PL_RET_SCALAR, 0, 0},
     {PL_HELPER_GET_PRANDOM_U32, "bpf_get_prandom_u32", h_get_prandom_u32, {0}, PL_RET_SCALAR, 0, 0},
     {PL_HELPER_GET_SMP_PROCESSOR_ID, "bpf_get_smp_processor_id", h_get_smp_processor_id, {0},
      PL_RET_SCALAR, 0, 0},

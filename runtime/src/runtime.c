@@ -56,7 +56,7 @@ int pl_helper_register(pl_runtime *rt, const struct pl_helper_spec *spec, pl_err
     if (strlen(spec->name) >= sizeof(((struct pl_helper *)0)->name))
         return pl_fail(err, PL_EINVAL, -1, "helper '%s': name longer than 63 characters", spec->name);
     for (int i = 0; i < 5; i++)
-        if (!valid_kind(spec->args[i], PL_ARG_SCALAR_OPT))
+        if (!valid_kind(spec->args[i], PL_ARG_STR))
             return pl_fail(err, PL_EINVAL, -1, "helper '%s': argument %d has unknown kind %u",
                            spec->name, i + 1, spec->args[i]);
     if (!valid_kind(spec->ret, PL_RET_HANDLE))

@@ -233,9 +233,9 @@ static bool slot_covers(const struct vslot *old, const struct vslot *cur, struct
 {
     for (int b = 0; b < 8; b++) {
         uint8_t o = old->type[b], c = cur->type[b];
-        if (exact ? o != c : o == SB_INVALID)
-            continue;
-        if (o == c)
+        if (exact && o != c)
+            return false;
+        if (o == c || o == SB_INVALID)
             continue;
         if (o == SB_MISC && (c == SB_ZERO || (c == SB_SPILL && cur->spill.type == V_SCALAR)))
             continue;

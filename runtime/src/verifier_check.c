@@ -381,10 +381,13 @@ static void note_depth(struct verifier *v, struct vframe *f, int64_t lo)
 
 static int stack_check_bounds(struct verifier *v, struct vstate *st, int64_t lo, int64_t hi, uint32_t size)
 {
-    if (lo < -PL_STACK_SIZE || hi > 0)
+    if (lo >= -PL_STACK_SIZE && hi <= 0)
+        return 0;
+    if (hi - lo == size)
         return v_fail(v, st->insn, "accesses %u bytes at fp%+lld, outside the %d-byte stack frame", size,
                       (long long)lo, PL_STACK_SIZE);
-    return 0;
+    return v_fail(v, st->insn, "accesses %u bytes at fp%+lld..fp%+lld, outside the %d-byte stack frame; bound "
+                               "the offset first", size, (long long)lo, (long long)(hi - size), PL_STACK_SIZE);
 }
 
 static int stack_write(struct verifier *v, struct vstate *st, const struct vreg *p, int16_t insn_off,
@@ -400,8 +403,8 @@ static int stack_write(struct verifier *v, struct vstate *st, const struct vreg 
         if (val->type == V_PTR_STACK && val->frameno > p->frameno)
             return v_fail(v, st->insn, "stores a pointer to a callee's stack into its caller's stack (it would dangle)");
         if (!tnum_is_const(p->var) || size != 8 || lo % 8)
-            return v_fail(v, st->insn, "stores a pointer with a %u-byte or unaligned store; spill pointers to "
-                                       "8-byte aligned stack slots", size);
+            return v_fail(v, st->insn, "stores a pointer with a store of %u bytes at fp%+lld; pointers are "
+                                       "spilled whole, with 8-byte stores to 8-byte aligned slots", size, (long long)lo);
     }
     if (!tnum_is_const(p->var)) {
         /* Variable offset: any byte in range may be written. */
@@ -460,8 +463,9 @@ static int stack_read(struct verifier *v, struct vstate *st, const struct vreg *
     for (int64_t a = lo; a < hi; a++) {
         uint8_t t = slot_byte_type(f, a);
         if (t == SB_INVALID)
-            return v_fail(v, st->insn, "reads %u bytes at fp%+lld, but the byte at fp%+lld was not written on "
-                                       "every path", size, (long long)lo, (long long)a);
+            return v_fail(v, st->insn, "reads %u bytes at fp%+lld, but the byte at fp%+lld holds no data (not "
+                                       "written on every path, or left over from a pointer)", size, (long long)lo,
+                          (long long)a);
         if (t == SB_SPILL) {
             const struct vslot *sl = &f->slots[(-a - 1) / 8];
             if (v_is_pointer(&sl->spill))
@@ -716,7 +720,8 @@ static int alu(struct verifier *v, struct vstate *st, const struct pl_insn *in)
         if (is_or_null(&ptr))
             return v_fail(v, st->insn, "arithmetic on a possibly NULL pointer; compare it with 0 first");
         if (ptr.type == V_CONST_MAP || ptr.type == V_HANDLE)
-            return v_fail(v, st->insn, "arithmetic on %s, which is opaque", describe_kind(&ptr));
+            return v_fail(v, st->insn, "arithmetic on %s (it is opaque: it can only be passed to helpers)",
+                          describe_kind(&ptr));
         if (ptr.type == V_PTR_CTX && !tnum_is_const(sc.var))
             return v_fail(v, st->insn, "adds a variable offset to the context pointer; context fields must be "
                                        "accessed at constant offsets");
@@ -1006,15 +1011,18 @@ static int helper_mem(struct verifier *v, struct vstate *st, int argno, const ch
     if (size == 0)
         return 0;
     if (size > PL_STACK_SIZE * 16u)
-        return v_fail(v, st->insn, "argument %d of %s: size may be up to %llu bytes; bound it first", argno, helper,
-                      (unsigned long long)size);
+        return v_fail(v, st->insn, "argument %d of %s (the size of argument %d) may be up to %llu bytes; bound it "
+                                   "first", argno + 1, helper, argno, (unsigned long long)size);
     switch (p->type) {
     case V_PTR_STACK: {
         struct vframe *f = st->frames[p->frameno];
         int64_t lo = 0, hi = 0;
         int rc = access_range(v, st, p, 0, (uint32_t)size, &lo, &hi);
-        if (rc || (rc = stack_check_bounds(v, st, lo, hi, (uint32_t)size)))
+        if (rc)
             return rc;
+        if (lo < -PL_STACK_SIZE || hi > 0)
+            return v_fail(v, st->insn, "argument %d of %s needs %llu bytes at fp%+lld, past the end of the stack "
+                                       "frame", argno, helper, (unsigned long long)size, (long long)lo);
         note_depth(v, f, lo);
         for (int64_t a = lo; a < hi; a++) {
             uint8_t t = slot_byte_type(f, a);
@@ -1071,12 +1079,6 @@ static int helper_call(struct verifier *v, struct vstate *st, const struct pl_in
         struct vreg *r = &f->regs[regno];
         if (kind == PL_ARG_NONE || kind == PL_ARG_MEM_SIZE)
             continue;
-        if (kind == PL_ARG_SCALAR_OPT) {
-            if (v_is_pointer(r))
-                return v_fail(v, st->insn, "argument %d of %s must be a scalar; r%u is %s (addresses must not "
-                                           "leak to helpers)", i + 1, hs->name, regno, describe_kind(r));
-            continue;
-        }
         if (r->type == V_NOT_INIT)
             return v_fail(v, st->insn, "argument %d of %s (r%u) is not initialised", i + 1, hs->name, regno);
         switch (kind) {

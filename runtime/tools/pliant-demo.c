@@ -243,7 +243,7 @@ int main(int argc, char **argv)
     printf("  'decisions' map: %llu before the swap, %llu right after it (state kept)\n",
            (unsigned long long)before_swap, (unsigned long long)decisions_so_far());
     sleep_ms(PHASE_MS);
-    printf("  trying an unsafe policy (reads past the context):\n");
+    printf("  trying an unsafe policy (reads one candidate past the end of the context):\n");
     if (push_policy(rt, dir, "demo_evict_unsafe.bpf.o") != PL_EVERIFY) {
         fprintf(stderr, "  expected the verifier to reject demo_evict_unsafe.bpf.o\n");
         rc = 1;

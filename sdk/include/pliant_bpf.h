@@ -121,11 +121,15 @@ static long (*bpf_ringbuf_output)(void *ringbuf, void *data, __u64 size,
 static __u64 (*bpf_ktime_get_coarse_ns)(void) = (void *)160;
 
 /* printf-style tracing to the host's log (at most three arguments, as
- * with the kernel's bpf_trace_printk). The format lands in .rodata. */
+ * with the kernel's bpf_trace_printk). The format lands in .rodata. Unused
+ * arguments are passed as 0: the verifier requires all three to be
+ * initialised, so no stale register value (possibly an address) can be
+ * formatted by a mismatched format string. */
+#define ___pl_printk3(fmt, size, a, b, c, ...) bpf_trace_printk(fmt, size, a, b, c)
 #define bpf_printk(fmt, ...)                                                   \
     ({                                                                         \
         static const char ____fmt[] = fmt;                                     \
-        bpf_trace_printk(____fmt, sizeof(____fmt), ##__VA_ARGS__);             \
+        ___pl_printk3(____fmt, sizeof(____fmt), ##__VA_ARGS__, 0, 0, 0, 0);    \
     })
 
 /* Compiler barrier, e.g. to keep clang from merging bounds checks the

@@ -41,5 +41,5 @@ SEC("accept/printk_stack")
 long printk_stack(struct accept_ctx *ctx)
 {
     char fmt[] = "stack fmt %d";
-    return bpf_trace_printk(fmt, sizeof(fmt), 42);
+    return bpf_trace_printk(fmt, sizeof(fmt), 42, 0, 0);
 }

@@ -24,6 +24,6 @@ int printk(void *ctx)
 {
     bpf_printk("globals: data=%llu bss=%llu", data_counter, bss_counter);
     /* A bare literal lands in a mergeable string section (.rodata.str1.1). */
-    bpf_trace_printk("literal %d", sizeof("literal %d"), 7);
+    bpf_trace_printk("literal %d", sizeof("literal %d"), 7, 0, 0);
     return (int)primes[7];
 }

@@ -121,7 +121,6 @@ enum pl_arg_kind {
     PL_ARG_CTX,           /* the hook's context pointer */
     PL_ARG_HANDLE,        /* an opaque host handle from a context field or helper */
     PL_ARG_STR,           /* pointer to a NUL-terminated string in read-only global data */
-    PL_ARG_SCALAR_OPT,    /* a scalar if passed at all (variadic helpers); never a pointer */
 };
 
 enum pl_ret_kind {
