@@ -12,22 +12,23 @@
 
 #define HELPER_UNWIND 5 /* conformance environment: returns r1, unwinds on 0 */
 
-/* Calls fn(ctx, len, fault) with sentinels in every callee-saved register
- * and stores in *clobbered the registers that came back different (as xor
+/* Calls fn(ctx, len) with sentinels in every callee-saved register and
+ * stores in *clobbered the registers that came back different (as xor
  * differences or-ed together): an abort that skips a subprogram's epilogue
- * must still hand the host its registers back. */
-uint64_t jit_call_checking_callee_saved(pl_jit_fn fn, void *ctx, uint64_t len, uint32_t *fault,
-                                        uint64_t *clobbered);
+ * must still hand the host its registers back. The result (rax:rdx) passes
+ * through untouched. */
+pl_jit_result jit_call_checking_callee_saved(pl_jit_fn fn, void *ctx, uint64_t len, uint64_t *clobbered);
 __asm__(".text\n"
         ".globl jit_call_checking_callee_saved\n"
         ".type jit_call_checking_callee_saved, @function\n"
         "jit_call_checking_callee_saved:\n"
         "  push %rbx\n  push %rbp\n  push %r12\n  push %r13\n  push %r14\n  push %r15\n"
-        "  push %r8\n" /* 7 pushes: rsp is 16-byte aligned at the call */
-        "  mov %rdi, %rax\n  mov %rsi, %rdi\n  mov %rdx, %rsi\n  mov %rcx, %rdx\n"
+        "  push %rcx\n" /* 7 pushes: rsp is 16-byte aligned at the call */
+        "  mov %rdi, %rax\n  mov %rsi, %rdi\n  mov %rdx, %rsi\n"
         "  movabs $0x1111111111111111, %rbx\n  movabs $0x2222222222222222, %rbp\n"
         "  movabs $0x3333333333333333, %r12\n  movabs $0x4444444444444444, %r13\n"
         "  movabs $0x5555555555555555, %r14\n  movabs $0x6666666666666666, %r15\n"
+        "  mov $-1, %rdx\n" /* a fault word the program must overwrite on every exit */
         "  call *%rax\n"
         "  pop %r8\n"
         "  movabs $0x1111111111111111, %rcx\n  xor %rcx, %rbx\n"
@@ -244,9 +245,9 @@ JIT_TEST(jit_callx_to_unknown_helper_faults)
         };
         pl_prog *p = load(rt, prog, N(prog), 0);
         EXPECT(p, "load failed");
-        uint32_t fault = 0;
         uint64_t clobbered = 0;
-        uint64_t r0 = jit_call_checking_callee_saved(p->jit_fn, NULL, 0, &fault, &clobbered);
+        pl_jit_result res = jit_call_checking_callee_saved(p->jit_fn, NULL, 0, &clobbered);
+        uint64_t r0 = res.r0, fault = res.fault;
         uint64_t ret = 0;
         int rc = pl_prog_run(p, NULL, 0, true, &ret);
         pl_prog_put(p);
@@ -254,6 +255,35 @@ JIT_TEST(jit_callx_to_unknown_helper_faults)
         EXPECT_EQ(r0, 0);
         EXPECT_EQ(clobbered, 0);
         EXPECT_EQ(rc, PL_EFAULT);
+    }
+    return true;
+}
+
+/* Every exit reports "no fault" in the result's second word, whatever the
+ * caller left in rdx: from the main program, after local calls, and in
+ * programs that can also fault (whose exits share code with the stubs). */
+JIT_TEST(jit_normal_exit_reports_no_fault)
+{
+    const struct pl_insn plain[] = {MOV64_IMM(0, 7), EXIT()};
+    const struct pl_insn nested[] = {
+        MOV64_IMM(6, 5), CALL_LOCAL(2), ALU64_REG(BPF_ADD, 0, 6), EXIT(),
+        MOV64_IMM(0, 2), EXIT(),
+    };
+    const struct pl_insn faultable[] = {
+        MOV64_IMM(7, 999), JEQ_IMM(7, 999, 1), CALLX(7), MOV64_IMM(0, 9), EXIT(),
+    };
+    const struct { const struct pl_insn *insns; uint32_t n; uint64_t r0; } cases[] = {
+        {plain, N(plain), 7}, {nested, N(nested), 7}, {faultable, N(faultable), 9},
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        pl_prog *p = load(rt, cases[i].insns, cases[i].n, 0);
+        EXPECT(p, "load failed");
+        uint64_t clobbered = 0;
+        pl_jit_result res = jit_call_checking_callee_saved(p->jit_fn, NULL, 0, &clobbered);
+        pl_prog_put(p);
+        EXPECT_EQ(res.r0, cases[i].r0);
+        EXPECT_EQ(res.fault, 0);
+        EXPECT_EQ(clobbered, 0);
     }
     return true;
 }
@@ -304,9 +334,10 @@ JIT_TEST(jit_unwind_helper_inside_local_calls)
 
             pl_prog *p = load(rt, prog, N(prog), 0);
             EXPECT(p, "load failed");
-            uint32_t fault = 0;
             uint64_t clobbered = 0;
-            r0 = jit_call_checking_callee_saved(p->jit_fn, NULL, 0, &fault, &clobbered);
+            pl_jit_result res = jit_call_checking_callee_saved(p->jit_fn, NULL, 0, &clobbered);
+            r0 = res.r0;
+            uint64_t fault = res.fault;
             pl_prog_put(p);
             EXPECT_EQ(r0, expect);
             EXPECT_EQ(fault, 0);

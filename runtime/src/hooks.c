@@ -312,9 +312,9 @@ int pl_hook_invoke(pl_hook *h, void *ctx, uint64_t *ret)
     bump(&st->invocations, 1);
     bool timed = h->spec.sample_shift && (n & ((1u << h->spec.sample_shift) - 1)) == 0;
     uint64_t t0 = timed ? now_ns() : 0;
-    uint32_t fault = 0;
-    uint64_t r0 = p->jit_fn ? p->jit_fn(ctx, h->spec.ctx_size, &fault)
-                            : pl_interp_run(p, ctx, h->spec.ctx_size, &fault);
+    pl_jit_result res = p->jit_fn ? p->jit_fn(ctx, h->spec.ctx_size) : pl_interp_run(p, ctx, h->spec.ctx_size);
+    uint64_t r0 = res.r0;
+    uint32_t fault = res.fault != 0;
     if (timed) {
         bump(&st->samples, 1);
         bump(&st->sampled_ns, now_ns() - t0);

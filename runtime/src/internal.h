@@ -78,9 +78,11 @@ struct pl_insn_aux {
     uint32_t offset;  /* PL_INSN_LDDW_MAP_VALUE: offset into the value */
 };
 
-/* Signature of JIT code: r1 = ctx, r2 = ctx_len; *fault is set non-zero
- * when the program aborted (e.g. callx to an unknown helper). */
-typedef uint64_t (*pl_jit_fn)(void *ctx, uint64_t ctx_len, uint32_t *fault);
+/* Signature of JIT code (pliant.h): r1 = ctx, r2 = ctx_len; the result's
+ * fault is non-zero when the program aborted (e.g. callx to an unknown
+ * helper). The interpreter returns the same. */
+typedef pl__jit_result pl_jit_result;
+typedef pl__jit_fn pl_jit_fn;
 
 /* Source position of an instruction, from the object's BTF line info. */
 struct pl_line {
@@ -147,7 +149,7 @@ int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err);
 
 /* ------------------------------------------------------------ interp.c */
 
-uint64_t pl_interp_run(const pl_prog *prog, void *ctx, uint64_t ctx_len, uint32_t *fault);
+pl_jit_result pl_interp_run(const pl_prog *prog, void *ctx, uint64_t ctx_len);
 
 /* ------------------------------------------------------------ jit_x86.c */
 

@@ -102,7 +102,7 @@ static uint64_t atomic64(uint64_t *p, int32_t op, uint64_t v, uint64_t *r0)
     return (op & BPF_FETCH) ? old : v;
 }
 
-uint64_t pl_interp_run(const pl_prog *prog, void *ctx, uint64_t ctx_len, uint32_t *fault)
+pl_jit_result pl_interp_run(const pl_prog *prog, void *ctx, uint64_t ctx_len)
 {
     const struct pl_insn *insns = prog->insns;
     const pl_runtime *rt = prog->rt;
@@ -294,23 +294,22 @@ uint64_t pl_interp_run(const pl_prog *prog, void *ctx, uint64_t ctx_len, uint32_
         }
         reg[0] = rt->helper_fns[in->imm](reg[1], reg[2], reg[3], reg[4], reg[5]);
         if ((rt->helper_flags[in->imm] & PL_HELPER_UNWIND_ON_ZERO) && reg[0] == 0)
-            return 0;
+            return (pl_jit_result){0, 0};
         NEXT();
     callx: {
         uint64_t id = DST;
         pl_helper_fn fn = id < PL_HELPER_ID_MAX ? __atomic_load_n(&rt->helper_fns[id], __ATOMIC_ACQUIRE) : NULL;
         if (!fn) {
-            *fault = 1;
-            return 0;
+            return (pl_jit_result){0, 1};
         }
         reg[0] = fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
         if ((rt->helper_flags[id] & PL_HELPER_UNWIND_ON_ZERO) && reg[0] == 0)
-            return 0;
+            return (pl_jit_result){0, 0};
         NEXT();
     }
     exit:
         if (depth == 0)
-            return reg[0];
+            return (pl_jit_result){reg[0], 0};
         {
             struct frame *f = &frames[--depth];
             memcpy(&reg[6], f->saved, sizeof(f->saved));
@@ -320,6 +319,5 @@ uint64_t pl_interp_run(const pl_prog *prog, void *ctx, uint64_t ctx_len, uint32_
 
     op_invalid:
         /* Unreachable after validation; kept so corrupted code stops cleanly. */
-        *fault = 1;
-        return 0;
+        return (pl_jit_result){0, 1};
 }

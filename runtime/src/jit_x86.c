@@ -105,7 +105,7 @@ struct jit {
     uint8_t *is_target;    /* bitmap: instructions some branch jumps to */
     bool fused_next;       /* the last instruction also translated the next */
     struct frame *frames;
-    bool needs_fault_slot; /* main frame keeps the fault pointer at [anchor] */
+    bool can_fault;        /* callx: the fault stub is reachable */
     bool needs_anchor;
     bool blind;
     uint64_t rng;
@@ -621,8 +621,13 @@ static int emit_store(struct jit *j, const struct pl_insn *in, uint32_t i)
     return pl_fail(j->err, PL_EJIT, (int)i, "unsupported store mode 0x%02x", in->code);
 }
 
-static void emit_epilogue(struct jit *j, const struct frame *f)
+/* The main program's exit also reports "no fault" in rdx, the second half
+ * of the pl_jit_result the host receives; a subprogram's exit returns to
+ * JIT code, for which rdx (r3) is clobbered by the call anyway. */
+static void emit_epilogue(struct jit *j, const struct frame *f, bool clear_fault)
 {
+    if (clear_fault)
+        x86_zero(&j->b, X86_RDX);
     if (f->frame_bytes)
         x86_alu_ri(&j->b, true, X86_ADD, X86_RSP, (int32_t)f->frame_bytes);
     for (int s = f->nsaved - 1; s >= 0; s--)
@@ -637,29 +642,30 @@ static void emit_prologue(struct jit *j, const struct frame *f, bool is_main)
         x86_push(b, f->saved[s]);
     if (f->frame_bytes)
         x86_alu_ri(b, true, X86_SUB, X86_RSP, (int32_t)f->frame_bytes);
-    bool fault_slot = is_main && j->needs_fault_slot;
-    if (fault_slot)
-        x86_mem(b, true, X86_OP_MOV_RM_R, X86_RDX, X86_RSP, 0, false);
     if (f->uses_stack)
-        x86_mem(b, true, X86_OP_LEA, X86_RBP, X86_RSP, (fault_slot ? 8 : 0) + PL_STACK_SIZE, false);
+        x86_mem(b, true, X86_OP_LEA, X86_RBP, X86_RSP, PL_STACK_SIZE, false);
     if (is_main && j->needs_anchor)
         x86_mov_rr(b, true, ANCHOR, X86_RSP);
 }
 
-/* Both stubs leave the whole program with r0 = 0 from any call depth. */
+/* Both stubs leave the whole program with r0 = 0 from any call depth; the
+ * fault stub also sets the result's fault word (rdx). */
 static void emit_stubs(struct jit *j)
 {
     struct x86_buf *b = &j->b;
-    j->stub_off[STUB_FAULT] = (uint32_t)b->len;
-    if (j->needs_fault_slot) {
-        x86_mem(b, true, X86_OP_MOV_R_RM, TMP, ANCHOR, 0, false);
-        x86_mem(b, false, X86_OP_MOV_RM_IMM, 0, TMP, 0, false);
-        x86_imm32(b, 1);
+    size_t to_exit = 0;
+    if (j->can_fault) {
+        j->stub_off[STUB_FAULT] = (uint32_t)b->len;
+        x86_mov_ri32(b, X86_RDX, 1);
+        to_exit = jmp8_forward(j);
     }
     j->stub_off[STUB_UNWIND] = (uint32_t)b->len;
+    x86_zero(b, X86_RDX);
+    if (j->can_fault)
+        patch8_here(j, to_exit);
     x86_mov_rr(b, true, X86_RSP, ANCHOR);
     x86_zero(b, X86_RAX);
-    emit_epilogue(j, &j->frames[0]);
+    emit_epilogue(j, &j->frames[0], false);
 }
 
 static const uint8_t jump_cc[16] = {
@@ -755,7 +761,7 @@ static int emit_jump(struct jit *j, const struct frame *f, const struct pl_insn 
     case BPF_CALL:
         return emit_call(j, in, i);
     case BPF_EXIT:
-        emit_epilogue(j, f);
+        emit_epilogue(j, f, f == &j->frames[0]);
         return 0;
     case BPF_JA: {
         uint32_t target = (uint32_t)((int64_t)i + 1 + (w ? in->off : in->imm));
@@ -879,7 +885,7 @@ static void scan_subprogs(struct jit *j)
                 f->has_call = true;
                 if (BPF_SRC(in->code) == BPF_X) {
                     f->regs |= (uint16_t)(1u << in->dst);
-                    j->needs_fault_slot = true;
+                    j->can_fault = true;
                 } else if (in->src == 0 && (uint32_t)in->imm < PL_HELPER_ID_MAX &&
                            (rt->helper_flags[in->imm] & PL_HELPER_UNWIND_ON_ZERO)) {
                     j->needs_anchor = true;
@@ -889,7 +895,7 @@ static void scan_subprogs(struct jit *j)
             }
         }
     }
-    j->needs_anchor |= j->needs_fault_slot;
+    j->needs_anchor |= j->can_fault;
 }
 
 /* Saved registers and frame size of each subprogram. */
@@ -914,7 +920,7 @@ static void plan_frames(struct jit *j)
             if (saved & 1u << r)
                 f->saved[f->nsaved++] = reg_map[r];
         f->uses_stack = f->regs & 1u << 10;
-        f->frame_bytes = (f->uses_stack ? PL_STACK_SIZE : 0) + (k == 0 && j->needs_fault_slot ? 8 : 0);
+        f->frame_bytes = f->uses_stack ? PL_STACK_SIZE : 0;
         /* Entry rsp is 8 mod 16 (return address); calls need 0 mod 16. */
         if (f->has_call && (8 + 8 * f->nsaved + f->frame_bytes) % 16)
             f->frame_bytes += 8;

@@ -183,17 +183,16 @@ pl_map *pl_prog_map_by_name(const pl_prog *prog, const char *name)
 
 int pl_prog_run(pl_prog *prog, void *ctx, uint64_t ctx_len, bool jit, uint64_t *ret)
 {
-    uint32_t fault = 0;
-    uint64_t r0;
+    pl_jit_result res;
     pl_rcu_read_lock();
     if (jit && prog->jit_fn)
-        r0 = prog->jit_fn(ctx, ctx_len, &fault);
+        res = prog->jit_fn(ctx, ctx_len);
     else
-        r0 = pl_interp_run(prog, ctx, ctx_len, &fault);
+        res = pl_interp_run(prog, ctx, ctx_len);
     pl_rcu_read_unlock();
-    if (fault)
+    if (res.fault)
         return PL_EFAULT;
     if (ret)
-        *ret = r0;
+        *ret = res.r0;
     return 0;
 }

@@ -1,45 +1,51 @@
 /*
  * The verifier: proves a program safe before it can run.
  *
- * Method: abstract interpretation over every path, in depth-first order,
- * with a typed abstract state per register and per stack byte (see
- * verifier.h) and scalar bounds as signed and unsigned ranges plus known
- * bits. verifier_check.c holds the transfer function of each instruction;
- * this file explores paths and prunes them.
+ * Method: abstract interpretation over every path, with a typed abstract
+ * state per register and per stack byte (see verifier.h) and scalar bounds
+ * as signed and unsigned ranges plus known bits. verifier_check.c holds the
+ * transfer function of each instruction; this file decides in which order
+ * paths are explored, and where they end early.
  *
  * Loops: iterations are explored (the Linux approach) rather than widened
  * (PREVAIL). Why: policies are short and their loops are bounded by small
  * constants (16 candidates, a 64-byte key), where exploring keeps exact
- * constants for loop counters — so array indexes and return values stay
- * precise without a separate termination proof — and programs written for
- * the kernel verifier verify here unchanged. Termination of the analysis is
- * guaranteed by the budget of 1,000,000 processed instructions; a state that
- * comes back unchanged to a loop head it is still exploring is an infinite
- * loop and rejected at once.
+ * constants for loop counters — so context offsets, array indexes and return
+ * values stay precise without a separate termination proof — and programs
+ * written for the kernel verifier verify here unchanged. Termination of the
+ * analysis is guaranteed by the budget of 1,000,000 processed instructions;
+ * a state that comes back unchanged to a loop head is an infinite loop and
+ * rejected at once.
  *
- * Pruning: at prune points (jump targets, where paths meet, and returns
- * from local calls) each state is compared with the
- * checkpoints already fully explored there; if one of them covers it
- * (every live register and stack byte at least as general), the path is
- * safe and ends. Registers that are dead at the point (static liveness) are
- * ignored, which lets diamonds with different temporaries merge.
+ * Order: pending states wait in a min-heap keyed by (backward jumps taken,
+ * program counters of the call stack). Keys only grow along a path, so by
+ * the time a key is taken from the heap every state that can reach that
+ * point with that key is already queued: all of them are merged there, once,
+ * before any continues. (Depth-first order would explore the rest of a loop
+ * after the first arrival and again after each later one.)
  *
- * Joins: a branch inside a loop (keep the best candidate so far) doubles
- * the paths at every iteration. When a fully explored checkpoint has the
- * same shape as the new state (same register types, same pointers, same
- * stack layout) and differs only in scalar values, the verifier explores
- * their join instead — each scalar's range becomes the union of both — and
- * the join covers the new state, so this is sound. Loop counters keep their
- * exact values because a loop head is only joined with checkpoints that are
- * finished, never with the iteration still being explored.
+ * Merging: states at the same point with the same shape (register types,
+ * pointers, stack layout) are joined — each scalar's range becomes the union
+ * — which covers them all, so this is sound.
  *
- * Widening: a join that grows a bound moves it to the next threshold — a
- * constant the program compares against (and its neighbours), an end of
- * the hook's return range, 0, or the pointer offset limit — so a range such
- * as "best candidate so far" converges in one or two joins instead of one
- * per value. Widening can lose precision the program needed, so it is
- * speculative: if the widened pass rejects the program, a second pass with
- * plain joins decides, and its verdict is the one reported.
+ * Pruning: at points where control flow meets (jump targets, returns from
+ * local calls), a state covered by a checkpoint — every live register and
+ * stack byte at least as general — ends, since the checkpoint's own
+ * exploration (finished or queued) covers it. The only circular case is a
+ * checkpoint that is the state's own ancestor, which needs a cycle, and every
+ * cycle takes a backward jump: so on a cycle of the control flow graph a
+ * state is only pruned by checkpoints with at least as many backward jumps,
+ * while elsewhere any checkpoint may prune. For the same reason states are
+ * joined across iterations only off cycles, which keeps loop counters exact
+ * inside loops.
+ *
+ * Widening: a join across iterations that grows a bound moves it to the next
+ * threshold — a constant the program compares against (and its
+ * neighbours), an end of the hook's return range, 0, or the pointer offset
+ * limit — so values such as "best candidate so far" converge in one or two
+ * joins. Widening can lose precision the program needed, so it is
+ * speculative: if the widened pass rejects the program, a second pass
+ * without it decides, and its verdict is the one reported.
  */
 #include "verifier.h"
 
@@ -126,7 +132,7 @@ static int state_copy(struct verifier *v, struct vstate *dst, const struct vstat
     }
     dst->curframe = src->curframe;
     dst->insn = src->insn;
-    dst->parent = src->parent;
+    dst->backedges = src->backedges;
     return 0;
 }
 
@@ -138,32 +144,96 @@ static void state_release(struct verifier *v, struct vstate *st)
     memset(st->frames, 0, sizeof(st->frames));
 }
 
-/* A path ended: checkpoints whose every path has ended become usable for
- * pruning. */
-static void path_done(struct vnode *n)
+/* ------------------------------------------------------------ order */
+
+/* Position of frame f: where it continues (the call instruction for callers). */
+static uint32_t frame_pc(const struct vstate *st, uint32_t f)
 {
-    while (n && --n->branches == 0)
-        n = n->parent;
+    return f == st->curframe ? st->insn : st->frames[f + 1]->callsite;
 }
 
-int v_push_branch(struct verifier *v, const struct vstate *st, uint32_t insn, struct vstate **copy)
+/* Exploration order: fewer back edges first, then the call stack's
+ * positions in reverse postorder (a callee runs after its call and before
+ * the return). */
+static int order(const struct verifier *v, const struct vstate *a, const struct vstate *b)
+{
+    if (a->backedges != b->backedges)
+        return a->backedges < b->backedges ? -1 : 1;
+    for (uint32_t f = 0; f <= a->curframe && f <= b->curframe; f++) {
+        uint32_t pa = v->rpo[frame_pc(a, f)], pb = v->rpo[frame_pc(b, f)];
+        if (pa != pb)
+            return pa < pb ? -1 : 1;
+    }
+    return a->curframe == b->curframe ? 0 : a->curframe < b->curframe ? -1 : 1;
+}
+
+static void heap_swap(struct vstate **h, uint32_t i, uint32_t j)
+{
+    struct vstate *t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
+static int enqueue(struct verifier *v, struct vstate *st)
 {
     if (v->npending == v->cap_pending) {
         uint32_t cap = v->cap_pending ? v->cap_pending * 2 : 32;
-        struct vstate *grown = realloc(v->pending, sizeof(*grown) * cap);
+        struct vstate **grown = realloc(v->pending, sizeof(*grown) * cap);
         if (!grown)
             return pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
         v->pending = grown;
         v->cap_pending = cap;
     }
-    struct vstate *c = &v->pending[v->npending];
-    int rc = state_copy(v, c, st);
-    if (rc)
+    uint32_t i = v->npending++;
+    v->pending[i] = st;
+    while (i && order(v, v->pending[i], v->pending[(i - 1) / 2]) < 0) {
+        heap_swap(v->pending, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static struct vstate *dequeue(struct verifier *v)
+{
+    if (!v->npending)
+        return NULL;
+    struct vstate *top = v->pending[0];
+    v->pending[0] = v->pending[--v->npending];
+    for (uint32_t i = 0;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < v->npending && order(v, v->pending[l], v->pending[m]) < 0)
+            m = l;
+        if (r < v->npending && order(v, v->pending[r], v->pending[m]) < 0)
+            m = r;
+        if (m == i)
+            break;
+        heap_swap(v->pending, i, m);
+        i = m;
+    }
+    return top;
+}
+
+static void state_free(struct verifier *v, struct vstate *st)
+{
+    state_release(v, st);
+    free(st);
+}
+
+int v_fork(struct verifier *v, const struct vstate *st, uint32_t insn, struct vstate **copy)
+{
+    struct vstate *c = malloc(sizeof(*c));
+    int rc = c ? state_copy(v, c, st) : pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
+    if (rc) {
+        free(c);
         return rc;
+    }
+    if (v->back_jump[st->insn])
+        c->backedges++;
     c->insn = insn;
-    if (c->parent)
-        c->parent->branches++;
-    v->npending++;
+    if ((rc = enqueue(v, c))) {
+        state_free(v, c);
+        return rc;
+    }
     *copy = c;
     return 0;
 }
@@ -358,7 +428,7 @@ static int64_t threshold_down(const struct verifier *v, int64_t x)
  * (V_MAX_VAR_OFF) go to the extreme either way: they cannot matter for
  * safety, and widening them lets later states be covered instead of
  * re-explored with bounds that differ by one per loop iteration. */
-static void reg_join(const struct verifier *v, struct vreg *cur, const struct vreg *old)
+static void reg_join(const struct verifier *v, struct vreg *cur, const struct vreg *old, bool widen)
 {
     if (cur->type != V_SCALAR)
         return;
@@ -366,7 +436,7 @@ static void reg_join(const struct verifier *v, struct vreg *cur, const struct vr
     int64_t smax = cur->smax > old->smax ? cur->smax : old->smax;
     uint64_t umin = cur->umin < old->umin ? cur->umin : old->umin;
     uint64_t umax = cur->umax > old->umax ? cur->umax : old->umax;
-    if (v->widen) {
+    if (widen) {
         if (smin < old->smin)
             smin = threshold_down(v, smin);
         if (smax > old->smax)
@@ -393,7 +463,7 @@ static void reg_join(const struct verifier *v, struct vreg *cur, const struct vr
 }
 
 /* Widens cur to cover old as well (dead registers become uninitialised). */
-static void state_join(const struct verifier *v, struct vstate *cur, const struct vstate *old)
+static void state_join(const struct verifier *v, struct vstate *cur, const struct vstate *old, bool widen)
 {
     for (uint32_t f = 0; f <= cur->curframe; f++) {
         struct vframe *cf = cur->frames[f];
@@ -403,72 +473,92 @@ static void state_join(const struct verifier *v, struct vstate *cur, const struc
             if (!(live & (1u << r)))
                 v_mark_not_init(&cf->regs[r]);
             else
-                reg_join(v, &cf->regs[r], &of->regs[r]);
+                reg_join(v, &cf->regs[r], &of->regs[r], widen);
         }
         for (uint16_t s = 0; s < cf->nslots; s++)
             if (cf->slots[s].spill_size)
-                reg_join(v, &cf->slots[s].spill, &of->slots[s].spill);
+                reg_join(v, &cf->slots[s].spill, &of->slots[s].spill, widen);
     }
 }
 
-/* Returns 1 when the path can end here (covered by a finished checkpoint),
- * 0 to go on (after recording a checkpoint), or an error. */
-static int visit_prune_point(struct verifier *v, struct vstate *st)
+/* On a cycle of the control flow graph, counting the call sites that lead
+ * here: a function called from a loop runs once per iteration. */
+static bool state_on_cycle(const struct verifier *v, const struct vstate *st)
 {
-    uint32_t insn = st->insn;
-    struct vnode *join_with = NULL, **join_link = NULL;
-    for (struct vnode **link = &v->explored[insn], *n; (n = *link); link = &n->next) {
-        if (n->branches) {
-            /* Still being explored: this state is on a path below it. Coming
-             * back unchanged means the loop makes no progress. */
-            if (state_covers(v, &n->st, st, true))
-                return v_fail(v, insn, "infinite loop: the program comes back to this instruction in the same state");
-            continue;
-        }
-        if (state_covers(v, &n->st, st, false)) {
-            if (v->log) {
-                char line[96];
-                snprintf(line, sizeof(line), "%u: safe: covered by an explored state (live registers 0x%x)", insn,
-                         v->live[insn]);
-                v->log(v->log_user, line);
-            }
-            return 1;
-        }
-        if (!join_with && state_joinable(v, &n->st, st)) {
-            join_with = n;
-            join_link = link;
-        }
-    }
-    if (join_with) {
-        state_join(v, st, &join_with->st);
-        v->njoins++;
-        if (v->log) {
-            char line[96];
-            snprintf(line, sizeof(line), "%u: joined with an explored state%s", insn, v->widen ? " (widened)" : "");
-            v->log(v->log_user, line);
-        }
-        /* The join covers the old checkpoint, which can prune nothing the
-         * join will not. It is finished, so no path refers to it any more. */
-        *join_link = join_with->next;
-        v->nexplored[insn]--;
-        state_release(v, &join_with->st);
-        free(join_with);
-    }
-    if (v->nexplored[insn] >= MAX_CHECKPOINTS_PER_INSN)
+    if (v->in_cycle[st->insn])
+        return true;
+    for (uint32_t f = 1; f <= st->curframe; f++)
+        if (v->in_cycle[st->frames[f]->callsite])
+            return true;
+    return false;
+}
+
+static void log_event(struct verifier *v, uint32_t insn, const char *what)
+{
+    if (!v->log)
+        return;
+    char line[128];
+    snprintf(line, sizeof(line), "%u: %s", insn, what);
+    v->log(v->log_user, line);
+}
+
+static int record_checkpoint(struct verifier *v, const struct vstate *st)
+{
+    if (v->nexplored[st->insn] >= MAX_CHECKPOINTS_PER_INSN)
         return 0;
     struct vnode *n = malloc(sizeof(*n));
     if (!n || state_copy(v, &n->st, st)) {
         free(n);
         return pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
     }
-    n->branches = 1;
-    n->parent = st->parent;
-    n->next = v->explored[insn];
-    v->explored[insn] = n;
-    v->nexplored[insn]++;
+    n->next = v->explored[st->insn];
+    v->explored[st->insn] = n;
+    v->nexplored[st->insn]++;
     v->nstored++;
-    st->parent = n;
     return 0;
+}
+
+/* At a prune point: returns 1 when the state is covered and its path ends,
+ * 0 to go on (possibly widened by a join), or an error. See the top of the
+ * file for why each rule is sound. */
+static int visit_prune_point(struct verifier *v, struct vstate *st)
+{
+    uint32_t insn = st->insn;
+    bool cycle = state_on_cycle(v, st);
+    struct vnode *join_with = NULL, **join_link = NULL;
+    for (struct vnode **link = &v->explored[insn], *n; (n = *link); link = &n->next) {
+        if (cycle && n->st.backedges < st->backedges) {
+            /* Possibly this state's own ancestor: only an unchanged state is
+             * conclusive — the loop makes no progress. */
+            if (state_covers(v, &n->st, st, true))
+                return v_fail(v, insn, "infinite loop: the program comes back to this instruction in the same state");
+            continue;
+        }
+        if (state_covers(v, &n->st, st, false)) {
+            log_event(v, insn, "safe: covered by an explored state");
+            return 1;
+        }
+        if (!cycle && !join_with && state_joinable(v, &n->st, st)) {
+            join_with = n;
+            join_link = link;
+        }
+    }
+    if (join_with) {
+        state_join(v, st, &join_with->st, v->widen);
+        v->njoins++;
+        log_event(v, insn, v->widen ? "joined with an explored state (widened)" : "joined with an explored state");
+        /* The join covers the old checkpoint, which can prune nothing the
+         * join will not. */
+        *join_link = join_with->next;
+        v->nexplored[insn]--;
+        state_release(v, &join_with->st);
+        free(join_with);
+    }
+    /* On a cycle, checkpoints only serve to detect infinite loops at loop
+     * heads (everything else is merged in the heap). */
+    if (cycle && !v->loop_head[insn])
+        return 0;
+    return record_checkpoint(v, st);
 }
 
 /* ------------------------------------------------------------ static analyses */
@@ -690,49 +780,245 @@ static int check_stack_chains(struct verifier *v)
     return rc;
 }
 
+/* Runs st from a prune point until the next one (queued), or the end of
+ * its path. Returns 0, or an error. */
+static int run_state(struct verifier *v, struct vstate *st)
+{
+    for (bool first = true;; first = false) {
+        if (!first && v->prune_point[st->insn])
+            return enqueue(v, st);
+        v->visited[st->insn] = 1;
+        if (++v->processed > V_BUDGET)
+            return v_fail(v, st->insn, "the program is too complex to verify: more than %u instructions processed "
+                                       "(simplify loops or reduce branches)", V_BUDGET);
+        if (first) {
+            int rc = visit_prune_point(v, st);
+            if (rc)
+                return rc < 0 ? rc : (state_free(v, st), 0);
+        }
+        if (v->log)
+            log_state(v, st);
+        uint32_t depth = st->curframe, from = st->insn;
+        int rc = v_step(v, st);
+        if (rc < 0)
+            return rc;
+        if (rc == 1) {
+            state_free(v, st);
+            return 0;
+        }
+        /* Which edge was taken: the jump, the fall-through, or a return to
+         * the instruction after a call. */
+        if (st->curframe == depth)
+            st->backedges += st->insn == from + (v->prog->insns[from].code == BPF_LDDW ? 2u : 1u)
+                                 ? v->back_fall[from] : v->back_jump[from];
+        else if (st->curframe < depth)
+            st->backedges += v->back_fall[st->insn - 1];
+    }
+}
+
 static int explore(struct verifier *v)
 {
-    struct vstate st;
-    int rc = init_state(v, &st);
-    if (rc)
+    struct vstate *st = malloc(sizeof(*st));
+    int rc = st ? init_state(v, st) : pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
+    if (rc) {
+        free(st);
         return rc;
-    for (;;) {
-        if (v->visited)
-            v->visited[st.insn] = 1;
-        if (++v->processed > V_BUDGET) {
-            rc = v_fail(v, st.insn, "the program is too complex to verify: more than %u instructions processed "
-                                    "(simplify loops or reduce branches)", V_BUDGET);
-            break;
-        }
-        if (v->prune_point[st.insn]) {
-            rc = visit_prune_point(v, &st);
-            if (rc < 0)
-                break;
-        }
-        if (rc == 0) {
-            if (v->log)
-                log_state(v, &st);
-            rc = v_step(v, &st);
-            if (rc < 0)
-                break;
-            if (rc == 0)
-                continue;
-        }
-        /* This path ended (exit or pruned): continue with a pending one. */
-        path_done(st.parent);
-        state_release(v, &st);
-        if (!v->npending) {
-            rc = 0;
-            break;
-        }
-        st = v->pending[--v->npending];
-        if (v->log)
-            v->log(v->log_user, "-- from a pending branch:");
-        rc = 0;
     }
-    state_release(v, &st);
-    while (v->npending)
-        state_release(v, &v->pending[--v->npending]);
+    struct vstate *group[64];
+    while (!rc && st) {
+        /* Every state queued at this point of the exploration order is here
+         * now: one covered by another ends, those of the same shape are
+         * joined, and the rest go on separately. */
+        uint32_t ng = 1;
+        group[0] = st;
+        while (v->npending && ng < 64 && order(v, v->pending[0], group[0]) == 0) {
+            struct vstate *other = dequeue(v);
+            bool absorbed = false;
+            for (uint32_t k = 0; k < ng && !absorbed; k++) {
+                if (state_covers(v, group[k], other, false)) {
+                    absorbed = true;
+                } else if (state_covers(v, other, group[k], false)) {
+                    struct vstate *t = group[k];
+                    group[k] = other;
+                    other = t;
+                    absorbed = true;
+                } else if (state_joinable(v, group[k], other)) {
+                    state_join(v, group[k], other, false);
+                    absorbed = true;
+                }
+            }
+            if (absorbed) {
+                state_free(v, other);
+                v->nmerges++;
+                log_event(v, group[0]->insn, "merged with a state arriving at the same point");
+            } else {
+                group[ng++] = other;
+            }
+        }
+        for (uint32_t k = 1; k < ng && !rc; k++)
+            rc = enqueue(v, group[k]);
+        if (rc) {
+            while (ng-- > 0)
+                state_free(v, group[ng]);
+            break;
+        }
+        st = group[0];
+        rc = run_state(v, st);
+        if (rc) {
+            /* run_state keeps ownership of st on errors only */
+            state_free(v, st);
+            break;
+        }
+        st = dequeue(v);
+        if (st && v->log)
+            v->log(v->log_user, "-- next queued state:");
+    }
+    while ((st = dequeue(v)))
+        state_free(v, st);
+    return rc;
+}
+
+/* Successors of an instruction in the control flow graph: [0] the
+ * fall-through (UINT32_MAX if none), [1] the jump target (UINT32_MAX if
+ * none). Calls fall through: functions are separate graphs. */
+static void successors(const pl_prog *p, uint32_t node, uint32_t succ[2])
+{
+    const struct pl_insn *in = &p->insns[node];
+    uint8_t cls = BPF_CLASS(in->code), op = BPF_OP(in->code);
+    bool jmp = cls == BPF_JMP || cls == BPF_JMP32;
+    succ[0] = succ[1] = UINT32_MAX;
+    if (!(jmp && (op == BPF_EXIT || op == BPF_JA)))
+        succ[0] = node + (in->code == BPF_LDDW ? 2 : 1);
+    if (jmp && op != BPF_CALL && op != BPF_EXIT)
+        succ[1] = (uint32_t)((int64_t)node + (cls == BPF_JMP32 && op == BPF_JA ? in->imm : in->off) + 1);
+    for (int k = 0; k < 2; k++)
+        if (succ[k] >= p->ninsns)
+            succ[k] = UINT32_MAX;
+}
+
+/* Depth-first search from every function entry: marks back edges (to an
+ * instruction still on the search stack — every cycle contains one), loop
+ * heads (their targets) and numbers instructions in reverse postorder, a
+ * topological order of the graph without back edges. */
+static int order_graph(struct verifier *v)
+{
+    const pl_prog *p = v->prog;
+    uint32_t n = p->ninsns, post = n;
+    uint8_t *color = calloc(n, 1); /* 0 new, 1 on the stack, 2 done */
+    uint32_t *work = malloc(sizeof(uint32_t) * n * 2);
+    if (!color || !work) {
+        free(color);
+        free(work);
+        return pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
+    }
+    for (uint32_t s = 0; s < p->nsubprogs; s++) {
+        uint32_t root = p->subprogs[s], wp = 0;
+        if (color[root])
+            continue;
+        work[wp++] = root;
+        work[wp++] = 0;
+        color[root] = 1;
+        while (wp) {
+            uint32_t node = work[wp - 2], k = work[wp - 1]++;
+            uint32_t succ[2];
+            successors(p, node, succ);
+            if (k < 2) {
+                uint32_t w = succ[k];
+                if (w == UINT32_MAX)
+                    continue;
+                if (color[w] == 1) {
+                    (k ? v->back_jump : v->back_fall)[node] = 1;
+                    v->loop_head[w] = 1;
+                } else if (color[w] == 0) {
+                    color[w] = 1;
+                    work[wp++] = w;
+                    work[wp++] = 0;
+                }
+                continue;
+            }
+            color[node] = 2;
+            v->rpo[node] = --post;
+            wp -= 2;
+        }
+    }
+    free(color);
+    free(work);
+    return 0;
+}
+
+/* Marks instructions on cycles of the control flow graph (strongly
+ * connected components with an edge inside, Tarjan's algorithm without
+ * recursion). */
+static int find_cycles(struct verifier *v)
+{
+    const pl_prog *p = v->prog;
+    uint32_t n = p->ninsns;
+    uint32_t *index = malloc(sizeof(uint32_t) * n), *low = malloc(sizeof(uint32_t) * n);
+    uint32_t *stack = malloc(sizeof(uint32_t) * n), *work = malloc(sizeof(uint32_t) * n * 2);
+    uint8_t *on_stack = calloc(n, 1);
+    int rc = 0;
+    if (!index || !low || !stack || !work || !on_stack) {
+        rc = pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
+        goto out;
+    }
+    memset(index, 0xff, sizeof(uint32_t) * n);
+    uint32_t next_index = 0, sp = 0;
+    for (uint32_t root = 0; root < n; root++) {
+        if (index[root] != UINT32_MAX || (root > 0 && p->insns[root - 1].code == BPF_LDDW))
+            continue;
+        /* work holds (node, next successor to try) pairs */
+        uint32_t wp = 0;
+        work[wp++] = root;
+        work[wp++] = 0;
+        index[root] = low[root] = next_index++;
+        stack[sp++] = root;
+        on_stack[root] = 1;
+        while (wp) {
+            uint32_t node = work[wp - 2], k = work[wp - 1]++;
+            uint32_t succ[2];
+            successors(p, node, succ);
+            if (k < 2) {
+                uint32_t w = succ[k];
+                if (w == UINT32_MAX)
+                    continue;
+                if (w == node)
+                    v->in_cycle[node] = 1;
+                if (index[w] == UINT32_MAX) {
+                    index[w] = low[w] = next_index++;
+                    stack[sp++] = w;
+                    on_stack[w] = 1;
+                    work[wp++] = w;
+                    work[wp++] = 0;
+                } else if (on_stack[w] && index[w] < low[node]) {
+                    low[node] = index[w];
+                }
+                continue;
+            }
+            wp -= 2;
+            if (wp && low[node] < low[work[wp - 2]])
+                low[work[wp - 2]] = low[node];
+            if (low[node] == index[node]) {
+                uint32_t size = 0, w;
+                uint32_t base = sp;
+                do {
+                    w = stack[--base];
+                    size++;
+                } while (w != node);
+                for (uint32_t i = base; i < sp; i++) {
+                    on_stack[stack[i]] = 0;
+                    if (size > 1)
+                        v->in_cycle[stack[i]] = 1;
+                }
+                sp = base;
+            }
+        }
+    }
+out:
+    free(index);
+    free(low);
+    free(stack);
+    free(work);
+    free(on_stack);
     return rc;
 }
 
@@ -833,16 +1119,26 @@ int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err)
     };
     uint32_t n = prog->ninsns;
     v.prune_point = calloc(n, 1);
+    v.in_cycle = calloc(n, 1);
+    v.loop_head = calloc(n, 1);
+    v.back_fall = calloc(n, 1);
+    v.back_jump = calloc(n, 1);
+    v.rpo = calloc(n, sizeof(uint32_t));
     v.visited = calloc(n, 1);
     v.live = calloc(n, sizeof(uint16_t));
     v.explored = calloc(n, sizeof(struct vnode *));
     v.nexplored = calloc(n, sizeof(uint32_t));
     v.subprog_stack = calloc(prog->nsubprogs, sizeof(uint32_t));
     int rc = 0;
-    if (!v.prune_point || !v.visited || !v.live || !v.explored || !v.nexplored || !v.subprog_stack)
+    if (!v.prune_point || !v.in_cycle || !v.loop_head || !v.back_fall || !v.back_jump || !v.rpo || !v.visited || !v.live || !v.explored || !v.nexplored ||
+        !v.subprog_stack)
         rc = pl_fail(err, PL_ENOMEM, -1, "out of memory verifying the program");
     if (!rc)
         rc = collect_thresholds(&v);
+    if (!rc)
+        rc = find_cycles(&v);
+    if (!rc)
+        rc = order_graph(&v);
     if (!rc) {
         mark_prune_points(&v);
         compute_liveness(&v);
@@ -862,10 +1158,15 @@ int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     prog->vstats.insns_processed = v.processed;
     prog->vstats.states_stored = v.nstored;
-    prog->vstats.joins = v.njoins;
+    prog->vstats.joins = v.njoins + v.nmerges;
     prog->vstats.ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)(t1.tv_nsec - t0.tv_nsec);
     free(v.thresholds);
     free(v.prune_point);
+    free(v.in_cycle);
+    free(v.loop_head);
+    free(v.back_fall);
+    free(v.back_jump);
+    free(v.rpo);
     free(v.visited);
     free(v.live);
     free(v.explored);

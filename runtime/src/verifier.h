@@ -65,15 +65,13 @@ struct vstate {
     struct vframe *frames[PL_MAX_CALL_DEPTH];
     uint32_t curframe;
     uint32_t insn;
-    struct vnode *parent; /* last checkpoint on this path */
+    uint32_t backedges; /* back edges (see order_graph) taken on this path */
 };
 
 /* A checkpoint: a state seen at a prune point, kept to prune later visits. */
 struct vnode {
     struct vstate st;
-    struct vnode *parent;
     struct vnode *next;  /* other checkpoints of the same instruction */
-    uint32_t branches;   /* unfinished paths below this checkpoint */
 };
 
 struct verifier {
@@ -88,17 +86,22 @@ struct verifier {
     uint32_t id_gen;
     uint32_t processed;
     uint32_t nstored;
-    uint32_t njoins;
+    uint32_t njoins;      /* across iterations, at checkpoints */
+    uint32_t nmerges;     /* of states meeting at the same point */
     bool widen;           /* joins move grown bounds to thresholds */
     int64_t *thresholds;  /* sorted */
     uint32_t nthresholds;
     uint8_t *prune_point; /* per instruction */
+    uint8_t *in_cycle;    /* per instruction: on a cycle of the control flow graph */
+    uint8_t *loop_head;   /* per instruction: target of a back edge */
+    uint8_t *back_fall, *back_jump; /* per instruction: its fall-through / jump is a back edge */
+    uint32_t *rpo;        /* per instruction: reverse postorder number */
     uint8_t *visited;     /* per instruction */
     uint16_t *live;       /* per instruction: registers read before written (bit per reg) */
     struct vnode **explored;
     uint32_t *nexplored;
     uint32_t *subprog_stack; /* deepest stack byte used, per subprogram */
-    struct vstate *pending;  /* DFS stack of states still to explore */
+    struct vstate **pending; /* min-heap by exploration order (see verifier.c) */
     uint32_t npending, cap_pending;
     struct vframe *free_frames; /* recycled frames (linked through callsite) */
 };
@@ -106,7 +109,9 @@ struct verifier {
 /* verifier.c */
 int v_fail(struct verifier *v, uint32_t insn, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 struct vframe *v_frame_alloc(struct verifier *v);
-int v_push_branch(struct verifier *v, const struct vstate *st, uint32_t insn, struct vstate **copy);
+/* Queues a copy of st continuing at insn; *copy stays valid (and may be
+ * refined by the caller) until the exploration resumes. */
+int v_fork(struct verifier *v, const struct vstate *st, uint32_t insn, struct vstate **copy);
 void v_reg_describe(const struct verifier *v, const struct vreg *r, char *buf, size_t len);
 uint32_t v_subprog_of(const pl_prog *p, uint32_t insn);
 

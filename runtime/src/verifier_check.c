@@ -933,7 +933,7 @@ static int cond_jump(struct verifier *v, struct vstate *st, const struct pl_insn
             /* A host handle may be 0: both outcomes are possible, and the
              * handle stays opaque on both. */
             struct vstate *other;
-            if ((rc = v_push_branch(v, st, target, &other)))
+            if ((rc = v_fork(v, st, target, &other)))
                 return rc;
             st->insn++;
             return 0;
@@ -945,7 +945,7 @@ static int cond_jump(struct verifier *v, struct vstate *st, const struct pl_insn
         }
         uint32_t id = a->id;
         struct vstate *other;
-        if ((rc = v_push_branch(v, st, target, &other)))
+        if ((rc = v_fork(v, st, target, &other)))
             return rc;
         mark_null_checked(other, id, jump_if_null);
         mark_null_checked(st, id, !jump_if_null);
@@ -982,7 +982,7 @@ static int cond_jump(struct verifier *v, struct vstate *st, const struct pl_insn
         return 0;
     }
     struct vstate *other;
-    if ((rc = v_push_branch(v, st, target, &other)))
+    if ((rc = v_fork(v, st, target, &other)))
         return rc;
     struct vframe *of = other->frames[other->curframe];
     of->regs[in->dst] = ta;

@@ -1,0 +1,39 @@
+/* SQLite connections for tenant databases: one file per database, WAL mode,
+ * durability pragmas, the SQL functions PostgreSQL clients expect. */
+#ifndef PL_ENGINE_DB_H
+#define PL_ENGINE_DB_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* PRAGMA synchronous levels; FULL is the default because with WAL it is the
+ * level at which a commit acknowledged to the client survives power loss. */
+enum eng_sync { ENG_SYNC_OFF = 0, ENG_SYNC_NORMAL = 1, ENG_SYNC_FULL = 2, ENG_SYNC_EXTRA = 3 };
+
+struct eng_db_opts {
+    enum eng_sync synchronous;
+    const char *dbname;   /* reported by current_database() */
+    const char *username; /* reported by current_user() */
+};
+
+/* true if NAME is a valid database name: [A-Za-z0-9_]{1,63}. The rule keeps
+ * a name from ever escaping the data directory or naming a special file. */
+bool eng_dbname_valid(const char *name);
+
+/* Builds "<datadir>/<name>.db" into out; false if it does not fit. */
+bool eng_db_path(const char *datadir, const char *name, char *out, size_t outlen);
+
+/* Creates the file if missing and switches it to WAL (persistent in the
+ * file). Run once per database at start-up. */
+int eng_db_init_file(const char *path, char *err, size_t errlen);
+
+/* Opens a per-session connection (the file must exist). */
+int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, char *err, size_t errlen);
+void eng_db_close(sqlite3 *db);
+
+/* The PostgreSQL SQLSTATE for a failed SQLite call (extended result code and
+ * message), e.g. 23505 for a UNIQUE violation. */
+const char *eng_sqlstate(int extended_rc, const char *msg);
+
+#endif
