@@ -1,5 +1,6 @@
 #include "db.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,4 +214,22 @@ const char *eng_sqlstate(int erc, const char *msg)
     if (strstr(msg, "datatype mismatch"))
         return "42804";
     return "42000";
+}
+
+void eng_err_set(struct eng_err *e, const char *sqlstate, const char *fmt, ...)
+{
+    snprintf(e->sqlstate, sizeof e->sqlstate, "%s", sqlstate);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+void eng_err_from_db(struct eng_err *e, sqlite3 *db, int rc)
+{
+    int erc = db ? sqlite3_extended_errcode(db) : rc;
+    if ((erc & 0xff) != (rc & 0xff))
+        erc = rc;
+    const char *msg = db && (erc & 0xff) == (sqlite3_errcode(db) & 0xff) ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    eng_err_set(e, eng_sqlstate(erc, msg), "%s", msg);
 }

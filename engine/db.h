@@ -17,6 +17,16 @@ struct eng_db_opts {
     const char *username; /* reported by current_user() */
 };
 
+/* An error for the client: SQLSTATE and a message. */
+struct eng_err {
+    char sqlstate[6];
+    char msg[512];
+};
+void eng_err_set(struct eng_err *e, const char *sqlstate, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* From the connection's last error (code, message, SQLSTATE mapping). */
+void eng_err_from_db(struct eng_err *e, sqlite3 *db, int rc);
+
 /* true if NAME is a valid database name: [A-Za-z0-9_]{1,63}. The rule keeps
  * a name from ever escaping the data directory or naming a special file. */
 bool eng_dbname_valid(const char *name);

@@ -58,6 +58,15 @@ struct tnum tnum_xor(struct tnum a, struct tnum b)
  * of a contributes b (known or unknown) shifted into place. */
 struct tnum tnum_mul(struct tnum a, struct tnum b)
 {
+    /* Common with loaded values: nothing known but low zero bits, which the
+     * product keeps (their counts add). */
+    if (a.mask == UINT64_MAX || b.mask == UINT64_MAX) {
+        uint64_t az = a.value | a.mask, bz = b.value | b.mask;
+        if (!az || !bz)
+            return tnum_const(0);
+        unsigned zeros = (unsigned)__builtin_ctzll(az) + (unsigned)__builtin_ctzll(bz);
+        return zeros >= 64 ? tnum_const(0) : (struct tnum){0, UINT64_MAX << zeros};
+    }
     struct tnum acc_v = tnum_const(a.value * b.value);
     struct tnum acc_m = tnum_const(0);
     while (a.value || a.mask) {

@@ -55,6 +55,9 @@
 #include <time.h>
 
 #define MAX_CHECKPOINTS_PER_INSN 64
+/* Loop heads keep only the latest few iterations' states: enough to catch a
+ * loop that makes no progress; slower cycles end at the budget. */
+#define LOOP_HEAD_CHECKPOINTS 4
 
 uint32_t v_subprog_of(const pl_prog *p, uint32_t insn)
 {
@@ -502,10 +505,20 @@ static void log_event(struct verifier *v, uint32_t insn, const char *what)
     v->log(v->log_user, line);
 }
 
-static int record_checkpoint(struct verifier *v, const struct vstate *st)
+static int record_checkpoint(struct verifier *v, const struct vstate *st, uint32_t limit)
 {
-    if (v->nexplored[st->insn] >= MAX_CHECKPOINTS_PER_INSN)
-        return 0;
+    if (v->nexplored[st->insn] >= limit) {
+        if (limit != LOOP_HEAD_CHECKPOINTS)
+            return 0;
+        /* Drop the oldest (the list is newest first). */
+        struct vnode **link = &v->explored[st->insn];
+        while ((*link)->next)
+            link = &(*link)->next;
+        state_release(v, &(*link)->st);
+        free(*link);
+        *link = NULL;
+        v->nexplored[st->insn]--;
+    }
     struct vnode *n = malloc(sizeof(*n));
     if (!n || state_copy(v, &n->st, st)) {
         free(n);
@@ -558,7 +571,7 @@ static int visit_prune_point(struct verifier *v, struct vstate *st)
      * heads (everything else is merged in the heap). */
     if (cycle && !v->loop_head[insn])
         return 0;
-    return record_checkpoint(v, st);
+    return record_checkpoint(v, st, cycle ? LOOP_HEAD_CHECKPOINTS : MAX_CHECKPOINTS_PER_INSN);
 }
 
 /* ------------------------------------------------------------ static analyses */
