@@ -732,3 +732,41 @@ TEST(maps_helpers_time_random_cpu)
     CHECK(rt->helper_fns[PL_HELPER_MAP_LOOKUP_ELEM] == NULL);
     pl_runtime_free(rt);
 }
+
+TEST(maps_runtime_memory_limit_refuses_and_releases)
+{
+    pl_runtime *rt;
+    pl_error err;
+    CHECK_EQ(pl_runtime_new(&(struct pl_runtime_opts){.map_memory_limit = 1u << 20}, &rt, &err), 0);
+    struct pl_map_spec big = {.name = "big", .type = PL_MAP_ARRAY, .key_size = 4, .value_size = 1024,
+                              .max_entries = 768}; /* 768 KiB */
+    pl_map *a, *b;
+    CHECK_EQ(pl_map_create(rt, &big, &a, &err), 0);
+    CHECK_EQ(pl_map_create(rt, &big, &b, &err), PL_E2BIG);
+    CHECK(strstr(err.msg, "past their limit of 1048576 bytes"));
+    pl_map_put(a);
+    pl_rcu_barrier(); /* the first map is released after its grace period */
+    CHECK_EQ(pl_map_create(rt, &big, &b, &err), 0);
+    pl_map_put(b);
+    pl_runtime_free(rt);
+}
+
+TEST(maps_large_array_is_zeroed_and_usable)
+{
+    pl_runtime *rt;
+    pl_error err;
+    CHECK_EQ(pl_runtime_new(NULL, &rt, &err), 0);
+    struct pl_map_spec spec = {.name = "large", .type = PL_MAP_ARRAY, .key_size = 4, .value_size = 8,
+                               .max_entries = 1u << 20}; /* 8 MiB: mapped lazily */
+    pl_map *m;
+    CHECK_EQ(pl_map_create(rt, &spec, &m, &err), 0);
+    uint32_t key = (1u << 20) - 1;
+    uint64_t value = 1, got = 7;
+    CHECK_EQ(pl_map_lookup(m, &key, &got), 0);
+    CHECK_EQ(got, 0);
+    CHECK_EQ(pl_map_update(m, &key, &value, PL_MAP_ANY), 0);
+    CHECK_EQ(pl_map_lookup(m, &key, &got), 0);
+    CHECK_EQ(got, 1);
+    pl_map_put(m);
+    pl_runtime_free(rt);
+}

@@ -12,7 +12,10 @@
  * The common case — a JIT-compiled program on a hook without a validator
  * or sampling — runs entirely inline in pl_hook_run() (pliant.h), which is
  * why the state it reads sits in struct pl_hook_head; pl_hook_invoke() below
- * is the general path and must agree with it.
+ * is the general path and must agree with it. The inline path never looks
+ * at the fault streak: the first fault withdraws head.fast_fn, so until
+ * the program answers well again every call takes pl_hook_invoke(), which
+ * resets the streak and republishes fast_fn.
  */
 #include "internal.h"
 
@@ -33,6 +36,10 @@ struct pl_hook {
     uint32_t *helpers;
     char **field_names;
     bool inline_ok;  /* no validator, no sampling: see head.fast_fn */
+    /* The return range as one unsigned comparison: r0 is valid when
+     * r0 - ret_min <= ret_span (no range: ret_min = INT64_MIN, span = max). */
+    uint64_t ret_min, ret_span;
+    _Atomic uint32_t fault_streak;      /* consecutive faults, for the circuit breaker */
     pthread_mutex_t attach_lock;
     uint64_t attaches, breaker_trips;   /* under attach_lock */
     char breaker_reason[256];           /* under attach_lock */
@@ -146,8 +153,8 @@ int pl_hook_register(pl_runtime *rt, const struct pl_hook_spec *spec, pl_hook **
     if (h->spec.sample_shift > 30)
         h->spec.sample_shift = 30;
     h->head.ctx_size = spec->ctx_size;
-    h->head.ret_min = spec->has_ret_range ? (uint64_t)spec->ret_min : (uint64_t)INT64_MIN;
-    h->head.ret_span = spec->has_ret_range ? (uint64_t)spec->ret_max - (uint64_t)spec->ret_min : UINT64_MAX;
+    h->ret_min = spec->has_ret_range ? (uint64_t)spec->ret_min : (uint64_t)INT64_MIN;
+    h->ret_span = spec->has_ret_range ? (uint64_t)spec->ret_max - (uint64_t)spec->ret_min : UINT64_MAX;
     h->inline_ok = !spec->validate && !h->spec.sample_shift;
 
     pthread_mutex_lock(&rt->lock);
@@ -217,7 +224,7 @@ static pl_prog *swap_locked(pl_hook *h, pl_prog *prog)
      * reverse, is inside a section the grace period before the release of
      * the old program waits for. */
     atomic_store_explicit(&h->head.fast_fn, prog && h->inline_ok ? prog->jit_fn : NULL, memory_order_release);
-    atomic_store_explicit(&h->head.fault_streak, 0, memory_order_relaxed);
+    atomic_store_explicit(&h->fault_streak, 0, memory_order_relaxed);
     if (old)
         pl_rcu_defer(put_prog_cb, old);
     return old;
@@ -286,17 +293,43 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Sends every call to pl_hook_invoke while a fault streak runs (see top of
+ * file). The streak is re-read under the lock: a good answer in between
+ * has reset it and republished fast_fn, which must then stay. */
+static void withdraw_fast_fn(pl_hook *h, pl_prog *p, pl_jit_fn fn)
+{
+    pthread_mutex_lock(&h->attach_lock);
+    pl_prog *cur = atomic_load_explicit(&h->head.active, memory_order_relaxed);
+    if (cur && (p ? cur == p : cur->jit_fn == fn) &&
+        atomic_load_explicit(&h->fault_streak, memory_order_relaxed) != 0)
+        atomic_store_explicit(&h->head.fast_fn, NULL, memory_order_relaxed);
+    pthread_mutex_unlock(&h->attach_lock);
+}
+
+/* A good answer ends the streak of p and gives the inline path back. */
+static void end_fault_streak(pl_hook *h, pl_prog *p)
+{
+    pthread_mutex_lock(&h->attach_lock);
+    if (atomic_load_explicit(&h->head.active, memory_order_relaxed) == p) {
+        atomic_store_explicit(&h->fault_streak, 0, memory_order_relaxed);
+        atomic_store_explicit(&h->head.fast_fn, h->inline_ok ? p->jit_fn : NULL, memory_order_release);
+    }
+    pthread_mutex_unlock(&h->attach_lock);
+}
+
 static int count_fault(pl_hook *h, pl_prog *p, pl_jit_fn fn, uint64_t r0, uint32_t runtime_fault)
 {
     bump(&h->head.tstats[pl_thread_slot()].faults, 1);
-    if (atomic_fetch_add_explicit(&h->head.fault_streak, 1, memory_order_relaxed) + 1 >= h->spec.fault_limit)
+    if (atomic_fetch_add_explicit(&h->fault_streak, 1, memory_order_relaxed) + 1 >= h->spec.fault_limit)
         trip_breaker(h, p, fn, r0, runtime_fault);
+    else if (atomic_load_explicit(&h->head.fast_fn, memory_order_relaxed))
+        withdraw_fast_fn(h, p, fn);
     return PL_HOOK_FAULT;
 }
 
-int pl__hook_fault(pl_hook *h, pl_jit_fn fn, uint64_t r0, uint32_t runtime_fault)
+int pl__hook_fault(pl_hook *h, pl_jit_fn fn, uint64_t r0, uint32_t fault)
 {
-    return count_fault(h, NULL, fn, r0, runtime_fault);
+    return count_fault(h, NULL, fn, r0, fault == PL__JIT_ABORTED);
 }
 
 int pl_hook_invoke(pl_hook *h, void *ctx, uint64_t *ret)
@@ -314,19 +347,19 @@ int pl_hook_invoke(pl_hook *h, void *ctx, uint64_t *ret)
     uint64_t t0 = timed ? now_ns() : 0;
     pl_jit_result res = p->jit_fn ? p->jit_fn(ctx, h->spec.ctx_size) : pl_interp_run(p, ctx, h->spec.ctx_size);
     uint64_t r0 = res.r0;
-    uint32_t fault = res.fault != 0;
     if (timed) {
         bump(&st->samples, 1);
         bump(&st->sampled_ns, now_ns() - t0);
     }
     int rc = PL_HOOK_RAN;
-    if (fault || r0 - h->head.ret_min > h->head.ret_span ||
+    /* JIT code checks the range itself, the interpreter does not. */
+    if (res.fault || r0 - h->ret_min > h->ret_span ||
         (h->spec.validate && !h->spec.validate(r0, ctx, h->spec.validate_user))) {
-        rc = count_fault(h, p, NULL, r0, fault);
+        rc = count_fault(h, p, NULL, r0, res.fault == PL__JIT_ABORTED);
     } else {
         /* Read-mostly: only written after a fault, so no shared-line write here. */
-        if (__builtin_expect(atomic_load_explicit(&h->head.fault_streak, memory_order_relaxed) != 0, 0))
-            atomic_store_explicit(&h->head.fault_streak, 0, memory_order_relaxed);
+        if (__builtin_expect(atomic_load_explicit(&h->fault_streak, memory_order_relaxed) != 0, 0))
+            end_fault_streak(h, p);
         *ret = r0;
     }
     pl_rcu_read_unlock();

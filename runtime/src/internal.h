@@ -42,6 +42,8 @@ struct pl_runtime {
     struct pl_helper *helpers[PL_HELPER_ID_MAX];
     struct pl_hook **hooks;
     uint32_t nhooks, cap_hooks;
+    _Atomic uint64_t map_bytes; /* reserved by live maps */
+    uint64_t map_limit;
 };
 
 /* ------------------------------------------------------------ thread.c */
@@ -174,6 +176,7 @@ struct pl_map {
     struct pl_map_spec spec;
     char name[64];
     const struct pl_map_ops *ops;
+    uint64_t footprint; /* worst-case bytes, charged to the runtime's map limit */
 };
 
 /* Operations invoked by helpers on behalf of programs. lookup returns a

@@ -106,6 +106,10 @@ struct jit {
     bool fused_next;       /* the last instruction also translated the next */
     struct frame *frames;
     bool can_fault;        /* callx: the fault stub is reachable */
+    /* The return range of the hook the program is loaded for, as in
+     * hooks.c: r0 is a good answer when r0 - ret_min <= ret_span. */
+    bool check_ret;
+    uint64_t ret_min, ret_span;
     bool needs_anchor;
     bool blind;
     uint64_t rng;
@@ -621,13 +625,45 @@ static int emit_store(struct jit *j, const struct pl_insn *in, uint32_t i)
     return pl_fail(j->err, PL_EJIT, (int)i, "unsupported store mode 0x%02x", in->code);
 }
 
-/* The main program's exit also reports "no fault" in rdx, the second half
- * of the pl_jit_result the host receives; a subprogram's exit returns to
- * JIT code, for which rdx (r3) is clobbered by the call anyway. */
-static void emit_epilogue(struct jit *j, const struct frame *f, bool clear_fault)
+/* rdx = 0, or PL__JIT_BAD_ANSWER when r0 is outside the hook's return
+ * range: the second half of the pl_jit_result. The verifier proves the
+ * range already; this keeps a host that indexes with the answer safe from
+ * a verifier bug, at three or four instructions without a branch. */
+static void emit_result_word(struct jit *j)
 {
-    if (clear_fault)
-        x86_zero(&j->b, X86_RDX);
+    struct x86_buf *b = &j->b;
+    if (!j->check_ret) {
+        x86_zero(b, X86_RDX);
+        return;
+    }
+    x86_mov_rr(b, true, TMP, X86_RAX);
+    if (x86_fits_i32((int64_t)j->ret_min)) {
+        if (j->ret_min)
+            x86_alu_ri(b, true, X86_SUB, TMP, (int32_t)j->ret_min);
+    } else {
+        x86_movabs(b, TMP2, j->ret_min);
+        x86_rr(b, true, X86_OP_SUB_RM_R, TMP2, TMP);
+    }
+    x86_zero(b, X86_RDX); /* before the compare: xor clobbers the flags */
+    if (j->ret_span <= INT32_MAX) {
+        x86_alu_ri(b, true, X86_CMP, TMP, (int32_t)j->ret_span);
+    } else {
+        x86_movabs(b, TMP2, j->ret_span);
+        x86_rr(b, true, X86_OP_CMP_RM_R, TMP2, TMP);
+    }
+    _Static_assert(PL__JIT_BAD_ANSWER == 1, "seta produces 1");
+    x86_byte(b, 0x0f); /* seta dl */
+    x86_byte(b, 0x97);
+    x86_byte(b, 0xc2);
+}
+
+/* The main program's exit also fills rdx, the second half of the
+ * pl_jit_result the host receives; a subprogram's exit returns to JIT code,
+ * for which rdx (r3) is clobbered by the call anyway. */
+static void emit_epilogue(struct jit *j, const struct frame *f, bool result_word)
+{
+    if (result_word)
+        emit_result_word(j);
     if (f->frame_bytes)
         x86_alu_ri(&j->b, true, X86_ADD, X86_RSP, (int32_t)f->frame_bytes);
     for (int s = f->nsaved - 1; s >= 0; s--)
@@ -656,11 +692,15 @@ static void emit_stubs(struct jit *j)
     size_t to_exit = 0;
     if (j->can_fault) {
         j->stub_off[STUB_FAULT] = (uint32_t)b->len;
-        x86_mov_ri32(b, X86_RDX, 1);
+        x86_mov_ri32(b, X86_RDX, PL__JIT_ABORTED);
         to_exit = jmp8_forward(j);
     }
+    /* Unwinding answers 0, whose validity is known now. */
     j->stub_off[STUB_UNWIND] = (uint32_t)b->len;
-    x86_zero(b, X86_RDX);
+    if (j->check_ret && 0 - j->ret_min > j->ret_span)
+        x86_mov_ri32(b, X86_RDX, PL__JIT_BAD_ANSWER);
+    else
+        x86_zero(b, X86_RDX);
     if (j->can_fault)
         patch8_here(j, to_exit);
     x86_mov_rr(b, true, X86_RSP, ANCHOR);
@@ -1065,6 +1105,12 @@ int pl_jit_compile(pl_prog *prog, pl_error *err)
     if (j.blind && getrandom(&j.rng, sizeof(j.rng), 0) != sizeof(j.rng)) {
         rc = pl_fail(err, PL_EJIT, -1, "no randomness for constant blinding");
         goto out;
+    }
+    const struct pl_hook_spec *hs = prog->hook ? pl_hook_info(prog->hook) : NULL;
+    if (hs && hs->has_ret_range) {
+        j.ret_min = (uint64_t)hs->ret_min;
+        j.ret_span = (uint64_t)hs->ret_max - (uint64_t)hs->ret_min;
+        j.check_ret = j.ret_span != UINT64_MAX;
     }
     scan_subprogs(&j);
     plan_frames(&j);

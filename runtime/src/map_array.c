@@ -12,12 +12,18 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Arrays at least this large are mapped rather than allocated. */
+#define ARRAY_MMAP_MIN (1u << 20)
 
 struct array_map {
     pl_map map;
     uint32_t elem_size;   /* value_size rounded up to 8: values stay 8-aligned */
     size_t slot_stride;   /* per-thread arrays: bytes of one thread's values */
     unsigned char *values;
+    size_t bytes;
+    bool mapped;          /* values came from mmap */
 };
 
 static struct array_map *as_array(pl_map *map)
@@ -102,7 +108,11 @@ static uint32_t array_count(pl_map *map)
 
 static void array_destroy(pl_map *map)
 {
-    free(as_array(map)->values);
+    struct array_map *a = as_array(map);
+    if (a->mapped)
+        munmap(a->values, a->bytes);
+    else
+        free(a->values);
     free(map);
 }
 
@@ -171,14 +181,23 @@ int pl_array_map_new(const struct pl_map_spec *spec, const char *name, pl_map **
         return rc;
 
     struct array_map *a = calloc(1, sizeof(*a));
-    if (a)
+    if (a && bytes >= ARRAY_MMAP_MIN) {
+        /* Zero pages on first touch: a large map costs only what is used. */
+        void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        a->values = m == MAP_FAILED ? NULL : m;
+        a->mapped = true;
+    } else if (a) {
         a->values = aligned_alloc(PL_CACHELINE, bytes);
+        if (a->values)
+            memset(a->values, 0, bytes);
+    }
     if (!a || !a->values) {
         free(a);
         return pl_fail(err, PL_ENOMEM, -1, "map '%s': out of memory for %llu bytes of values", name,
                        (unsigned long long)bytes);
     }
-    memset(a->values, 0, bytes);
+    a->bytes = bytes;
+    a->map.footprint = bytes;
     a->elem_size = (uint32_t)elem;
     a->slot_stride = stride;
     a->map.ops = perthread ? &perthread_ops : &array_ops;

@@ -356,6 +356,7 @@ int pl_hash_map_new(const struct pl_map_spec *spec, const char *name, pl_map **o
     }
     memset(h, 0, sizeof(*h));
     h->map.ops = &htab_ops;
+    h->map.footprint = bytes;
     h->lru = spec->type == PL_MAP_LRU_HASH;
     h->key_size = spec->key_size;
     h->value_size = spec->value_size;

@@ -238,6 +238,7 @@ int pl_ringbuf_map_new(const struct pl_map_spec *spec, const char *name, pl_map 
     atomic_init(&rb->consumer_pos, 0);
     atomic_init(&rb->drops, 0);
     pthread_mutex_init(&rb->consumer_lock, NULL);
+    rb->map.footprint = size;
     *out = &rb->map;
     return 0;
 }

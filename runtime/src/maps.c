@@ -101,6 +101,21 @@ int pl_map_create(pl_runtime *rt, const struct pl_map_spec *spec, pl_map **out, 
     }
     if (rc)
         return rc;
+    /* Charged once built (big arrays are reserved, not touched, so building
+     * first costs nothing); refused if the runtime's maps would exceed it. */
+    if (rt) {
+        uint64_t before = atomic_fetch_add(&rt->map_bytes, map->footprint);
+        if (before + map->footprint > rt->map_limit || before + map->footprint < before) {
+            atomic_fetch_sub(&rt->map_bytes, map->footprint);
+            uint64_t need = map->footprint;
+            map->ops->destroy(map);
+            return pl_fail(err, PL_E2BIG, -1,
+                           "map '%s': its %llu bytes would take the runtime's maps past their limit of %llu bytes "
+                           "(%llu in use); lower max_entries or raise map_memory_limit",
+                           name, (unsigned long long)need, (unsigned long long)rt->map_limit,
+                           (unsigned long long)before);
+        }
+    }
     atomic_init(&map->refs, 1);
     map->rt = rt;
     memcpy(map->name, name, sizeof(name));
@@ -118,6 +133,8 @@ void pl_map_get(pl_map *map)
 static void destroy_after_grace_period(void *arg)
 {
     pl_map *map = arg;
+    if (map->rt)
+        atomic_fetch_sub(&map->rt->map_bytes, map->footprint);
     map->ops->destroy(map);
 }
 

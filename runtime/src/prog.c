@@ -190,7 +190,9 @@ int pl_prog_run(pl_prog *prog, void *ctx, uint64_t ctx_len, bool jit, uint64_t *
     else
         res = pl_interp_run(prog, ctx, ctx_len);
     pl_rcu_read_unlock();
-    if (res.fault)
+    /* A bad answer is the hook's business: running a program directly
+     * gives its r0 whatever the engine. */
+    if (res.fault == PL__JIT_ABORTED)
         return PL_EFAULT;
     if (ret)
         *ret = res.r0;

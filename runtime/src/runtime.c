@@ -13,6 +13,7 @@ int pl_runtime_new(const struct pl_runtime_opts *opts, pl_runtime **out, pl_erro
         return pl_fail(err, PL_ENOMEM, -1, "out of memory creating the runtime");
     if (opts)
         rt->opts = *opts;
+    rt->map_limit = rt->opts.map_memory_limit ? rt->opts.map_memory_limit : (uint64_t)1 << 30;
     pthread_mutex_init(&rt->lock, NULL);
     if (rt->opts.log)
         pl_set_global_log(rt->opts.log, rt->opts.log_user);

@@ -95,6 +95,10 @@ struct pl_runtime_opts {
     unsigned flags;
     pl_log_fn log;   /* receives trace_printk output and runtime events; NULL: stderr */
     void *log_user;
+    /* Bytes that all maps of the runtime together may reserve (their
+     * worst-case size, counted when created); an object declaring more is
+     * refused with PL_E2BIG. 0: 1 GiB. */
+    uint64_t map_memory_limit;
 };
 
 int pl_runtime_new(const struct pl_runtime_opts *opts, pl_runtime **out, pl_error *err);
@@ -352,8 +356,16 @@ struct pl__hook_tstats {
  * that memory round trip was a tenth of the cost of a hook call. */
 typedef struct pl__jit_result {
     uint64_t r0;
-    uint64_t fault;  /* non-zero: the program aborted (r0 is then 0) */
+    uint64_t fault;  /* 0, or one of the PL__JIT_* codes below */
 } pl__jit_result;
+
+enum {
+    /* r0 lies outside the return range of the hook the program was loaded
+     * for. JIT code checks the range itself (against constants), so the
+     * inline path tests one register instead of loading the range. */
+    PL__JIT_BAD_ANSWER = 1,
+    PL__JIT_ABORTED = 2,  /* the program aborted (e.g. callx to an unknown helper); r0 is 0 */
+};
 
 /* Internal: JIT code's signature; a JIT-compiled program keeps it first. */
 typedef pl__jit_result (*pl__jit_fn)(void *ctx, uint64_t ctx_len);
@@ -364,14 +376,11 @@ typedef pl__jit_result (*pl__jit_fn)(void *ctx, uint64_t ctx_len);
 struct pl_hook_head {
     _Atomic(pl_prog *) active;
     /* The attached program's JIT code when pl_hook_run may call it itself
-     * (no validator, no sampling); NULL otherwise. Published together with
-     * active and retired by the same grace period. */
+     * (no validator, no sampling, no fault since its last good answer);
+     * NULL otherwise. Published together with active and retired by the
+     * same grace period. */
     _Atomic(pl__jit_fn) fast_fn;
-    _Atomic uint32_t fault_streak;  /* consecutive faults, for the circuit breaker */
     uint32_t ctx_size;
-    /* The return range as one unsigned comparison: r0 is valid when
-     * r0 - ret_min <= ret_span (no range: ret_min = INT64_MIN, span = max). */
-    uint64_t ret_min, ret_span;
     struct pl__hook_tstats tstats[PL_MAX_THREADS];
 };
 
@@ -414,18 +423,19 @@ struct pl__thread {
 };
 extern __thread struct pl__thread pl__tls __attribute__((tls_model("initial-exec")));
 
-/* Internal: counts a fault or invalid answer of the program whose code is
- * fn (the caller is still inside the read-side section that called it) and
- * trips the circuit breaker if that program is still attached. Returns
- * PL_HOOK_FAULT. */
-int pl__hook_fault(pl_hook *hook, pl__jit_fn fn, uint64_t r0, uint32_t runtime_fault);
+/* Internal: counts a fault or invalid answer (fault: a PL__JIT_* code) of
+ * the program whose code is fn (the caller is still inside the read-side
+ * section that called it) and trips the circuit breaker if that program is
+ * still attached. Returns PL_HOOK_FAULT. */
+int pl__hook_fault(pl_hook *hook, pl__jit_fn fn, uint64_t r0, uint32_t fault);
 
 /* Internal: pl_hook_run() with a program attached. Enters a read-side
  * section (one store to a line only this thread writes), calls the JIT
- * code, checks the answer, counts the call and leaves (one store). Anything
- * less common — an unregistered thread, a membarrier-less kernel, a call
- * nested in a read-side section, a validator or sampling, an interpreted
- * program, a detach in between — takes pl_hook_invoke(). */
+ * code, which checks its answer against the hook's return range, counts
+ * the call and leaves (one store). Anything less common — an unregistered
+ * thread, a membarrier-less kernel, a call nested in a read-side section, a
+ * validator or sampling, an interpreted program, a fault streak in
+ * progress, a detach in between — takes pl_hook_invoke(). */
 __attribute__((always_inline)) static inline int pl__hook_run_attached(pl_hook *hook, void *ctx, uint64_t *ret)
 {
     struct pl_hook_head *head = (struct pl_hook_head *)hook;
@@ -443,17 +453,13 @@ __attribute__((always_inline)) static inline int pl__hook_run_attached(pl_hook *
         return pl_hook_invoke(hook, ctx, ret);
     }
     pl__jit_result res = fn(ctx, head->ctx_size);
-    uint64_t r0 = res.r0;
     uint64_t *calls = (uint64_t *)(void *)((char *)head + stats);
     __atomic_store_n(calls, __atomic_load_n(calls, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
     int rc = PL_HOOK_RAN;
-    if (__builtin_expect(res.fault != 0 || r0 - head->ret_min > head->ret_span, 0)) {
-        rc = pl__hook_fault(hook, fn, r0, res.fault != 0);
-    } else {
-        if (__builtin_expect(atomic_load_explicit(&head->fault_streak, memory_order_relaxed) != 0, 0))
-            atomic_store_explicit(&head->fault_streak, 0, memory_order_relaxed);
-        *ret = r0;
-    }
+    if (__builtin_expect(res.fault != 0, 0))
+        rc = pl__hook_fault(hook, fn, res.r0, (uint32_t)res.fault);
+    else
+        *ret = res.r0;
     atomic_store_explicit(&pl__tls.rcu_seq, seq + 2, memory_order_release);
     return rc;
 }
