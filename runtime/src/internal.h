@@ -135,6 +135,8 @@ int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *au
 
 /* Strict decoding and structural validation; fills prog->subprogs. */
 int pl_validate(pl_prog *prog, pl_error *err);
+/* Index of the subprogram (function) holding instruction insn. */
+uint32_t pl_subprog_of(const pl_prog *p, uint32_t insn);
 
 /* ------------------------------------------------------------ verifier.c */
 
@@ -274,12 +276,12 @@ static inline void pl_full_fence(void)
 static inline void pl_rcu_read_lock(void)
 {
     struct pl__thread *t = pl_thread_self();
-    uint64_t seq = atomic_load_explicit(&t->rcu_seq, memory_order_relaxed);
-    if (seq & 1) {
+    if (atomic_load_explicit(&t->rcu_seq, memory_order_relaxed) != 0) {
         t->rcu_nest++;
         return;
     }
-    atomic_store_explicit(&t->rcu_seq, seq + 1, memory_order_relaxed);
+    atomic_store_explicit(&t->rcu_seq, atomic_load_explicit(&pl__rcu_gp, memory_order_acquire),
+                          memory_order_relaxed);
     /* Without membarrier(2) the reader orders its store before its loads. */
     if (__builtin_expect(!t->fast, 0))
         pl_full_fence();
@@ -292,8 +294,7 @@ static inline void pl_rcu_read_unlock(void)
         t->rcu_nest--;
         return;
     }
-    atomic_store_explicit(&t->rcu_seq, atomic_load_explicit(&t->rcu_seq, memory_order_relaxed) + 1,
-                          memory_order_release);
+    atomic_store_explicit(&t->rcu_seq, 0, memory_order_release);
 }
 /* Used by thread.c when a thread registers and when it exits. */
 void pl_rcu_register_thread(void);

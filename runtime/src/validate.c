@@ -199,7 +199,7 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static uint32_t subprog_of(const pl_prog *p, uint32_t insn)
+uint32_t pl_subprog_of(const pl_prog *p, uint32_t insn)
 {
     uint32_t lo = 0, hi = p->nsubprogs;
     while (hi - lo > 1) {
@@ -225,7 +225,7 @@ static int call_depth(const pl_prog *p, uint32_t s, uint8_t *state, int *memo)
     for (uint32_t i = p->subprogs[s]; i < end; i++) {
         const struct pl_insn *in = &p->insns[i];
         if (in->code == (BPF_JMP | BPF_CALL) && in->src == BPF_PSEUDO_CALL) {
-            int d = call_depth(p, subprog_of(p, i + in->imm + 1), state, memo);
+            int d = call_depth(p, pl_subprog_of(p, i + in->imm + 1), state, memo);
             if (d < 0)
                 return -1;
             if (d > deepest)

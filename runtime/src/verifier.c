@@ -59,19 +59,6 @@
  * loop that makes no progress; slower cycles end at the budget. */
 #define LOOP_HEAD_CHECKPOINTS 4
 
-uint32_t v_subprog_of(const pl_prog *p, uint32_t insn)
-{
-    uint32_t lo = 0, hi = p->nsubprogs;
-    while (hi - lo > 1) {
-        uint32_t mid = (lo + hi) / 2;
-        if (p->subprogs[mid] <= insn)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 int v_fail(struct verifier *v, uint32_t insn, const char *fmt, ...)
 {
     char reason[320], dis[96], where[160] = "";
@@ -777,7 +764,7 @@ static int check_stack_chains(struct verifier *v)
             for (uint32_t i = p->subprogs[s]; i < end; i++) {
                 const struct pl_insn *in = &p->insns[i];
                 if (in->code == (BPF_JMP | BPF_CALL) && in->src == BPF_PSEUDO_CALL) {
-                    uint32_t callee = v_subprog_of(p, i + in->imm + 1);
+                    uint32_t callee = pl_subprog_of(p, i + in->imm + 1);
                     if (chain[callee] > deepest)
                         deepest = chain[callee];
                 }
@@ -909,83 +896,38 @@ static void successors(const pl_prog *p, uint32_t node, uint32_t succ[2])
             succ[k] = UINT32_MAX;
 }
 
-/* Depth-first search from every function entry: marks back edges (to an
- * instruction still on the search stack — every cycle contains one), loop
- * heads (their targets) and numbers instructions in reverse postorder, a
- * topological order of the graph without back edges. */
-static int order_graph(struct verifier *v)
+/* One depth-first search from every function entry computes what the
+ * exploration needs about the control flow graph:
+ *  - back edges (to an instruction still on the search path — every cycle
+ *    contains one) and loop heads (their targets);
+ *  - reverse postorder, a topological order of the graph without back edges;
+ *  - instructions on cycles: strongly connected components with an edge
+ *    inside (Tarjan's algorithm, on the same search).
+ * Iterative, so program size does not bound the C stack. Unreachable code
+ * is never searched; it is rejected after exploration. */
+static int analyze_graph(struct verifier *v)
 {
     const pl_prog *p = v->prog;
-    uint32_t n = p->ninsns, post = n;
-    uint8_t *color = calloc(n, 1); /* 0 new, 1 on the stack, 2 done */
-    uint32_t *work = malloc(sizeof(uint32_t) * n * 2);
-    if (!color || !work) {
-        free(color);
-        free(work);
-        return pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
-    }
-    for (uint32_t s = 0; s < p->nsubprogs; s++) {
-        uint32_t root = p->subprogs[s], wp = 0;
-        if (color[root])
-            continue;
-        work[wp++] = root;
-        work[wp++] = 0;
-        color[root] = 1;
-        while (wp) {
-            uint32_t node = work[wp - 2], k = work[wp - 1]++;
-            uint32_t succ[2];
-            successors(p, node, succ);
-            if (k < 2) {
-                uint32_t w = succ[k];
-                if (w == UINT32_MAX)
-                    continue;
-                if (color[w] == 1) {
-                    (k ? v->back_jump : v->back_fall)[node] = 1;
-                    v->loop_head[w] = 1;
-                } else if (color[w] == 0) {
-                    color[w] = 1;
-                    work[wp++] = w;
-                    work[wp++] = 0;
-                }
-                continue;
-            }
-            color[node] = 2;
-            v->rpo[node] = --post;
-            wp -= 2;
-        }
-    }
-    free(color);
-    free(work);
-    return 0;
-}
-
-/* Marks instructions on cycles of the control flow graph (strongly
- * connected components with an edge inside, Tarjan's algorithm without
- * recursion). */
-static int find_cycles(struct verifier *v)
-{
-    const pl_prog *p = v->prog;
-    uint32_t n = p->ninsns;
+    uint32_t n = p->ninsns, post = n, next_index = 0, sp = 0;
     uint32_t *index = malloc(sizeof(uint32_t) * n), *low = malloc(sizeof(uint32_t) * n);
     uint32_t *stack = malloc(sizeof(uint32_t) * n), *work = malloc(sizeof(uint32_t) * n * 2);
-    uint8_t *on_stack = calloc(n, 1);
+    uint8_t *on_path = calloc(n, 1), *on_stack = calloc(n, 1);
     int rc = 0;
-    if (!index || !low || !stack || !work || !on_stack) {
+    if (!index || !low || !stack || !work || !on_path || !on_stack) {
         rc = pl_fail(v->err, PL_ENOMEM, -1, "out of memory verifying the program");
         goto out;
     }
     memset(index, 0xff, sizeof(uint32_t) * n);
-    uint32_t next_index = 0, sp = 0;
-    for (uint32_t root = 0; root < n; root++) {
-        if (index[root] != UINT32_MAX || (root > 0 && p->insns[root - 1].code == BPF_LDDW))
+    for (uint32_t s = 0; s < p->nsubprogs; s++) {
+        uint32_t root = p->subprogs[s], wp = 0;
+        if (index[root] != UINT32_MAX)
             continue;
-        /* work holds (node, next successor to try) pairs */
-        uint32_t wp = 0;
+        /* work holds (instruction, next successor to try) pairs */
         work[wp++] = root;
         work[wp++] = 0;
         index[root] = low[root] = next_index++;
         stack[sp++] = root;
-        on_stack[root] = 1;
+        on_stack[root] = on_path[root] = 1;
         while (wp) {
             uint32_t node = work[wp - 2], k = work[wp - 1]++;
             uint32_t succ[2];
@@ -996,10 +938,14 @@ static int find_cycles(struct verifier *v)
                     continue;
                 if (w == node)
                     v->in_cycle[node] = 1;
+                if (on_path[w]) {
+                    (k ? v->back_jump : v->back_fall)[node] = 1;
+                    v->loop_head[w] = 1;
+                }
                 if (index[w] == UINT32_MAX) {
                     index[w] = low[w] = next_index++;
                     stack[sp++] = w;
-                    on_stack[w] = 1;
+                    on_stack[w] = on_path[w] = 1;
                     work[wp++] = w;
                     work[wp++] = 0;
                 } else if (on_stack[w] && index[w] < low[node]) {
@@ -1007,19 +953,19 @@ static int find_cycles(struct verifier *v)
                 }
                 continue;
             }
+            /* All successors done: node leaves the search path. */
+            on_path[node] = 0;
+            v->rpo[node] = --post;
             wp -= 2;
             if (wp && low[node] < low[work[wp - 2]])
                 low[work[wp - 2]] = low[node];
             if (low[node] == index[node]) {
-                uint32_t size = 0, w;
                 uint32_t base = sp;
-                do {
-                    w = stack[--base];
-                    size++;
-                } while (w != node);
+                while (stack[--base] != node)
+                    ;
                 for (uint32_t i = base; i < sp; i++) {
                     on_stack[stack[i]] = 0;
-                    if (size > 1)
+                    if (sp - base > 1)
                         v->in_cycle[stack[i]] = 1;
                 }
                 sp = base;
@@ -1031,6 +977,7 @@ out:
     free(low);
     free(stack);
     free(work);
+    free(on_path);
     free(on_stack);
     return rc;
 }
@@ -1149,9 +1096,7 @@ int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err)
     if (!rc)
         rc = collect_thresholds(&v);
     if (!rc)
-        rc = find_cycles(&v);
-    if (!rc)
-        rc = order_graph(&v);
+        rc = analyze_graph(&v);
     if (!rc) {
         mark_prune_points(&v);
         compute_liveness(&v);

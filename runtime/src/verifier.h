@@ -113,7 +113,6 @@ struct vframe *v_frame_alloc(struct verifier *v);
  * refined by the caller) until the exploration resumes. */
 int v_fork(struct verifier *v, const struct vstate *st, uint32_t insn, struct vstate **copy);
 void v_reg_describe(const struct verifier *v, const struct vreg *r, char *buf, size_t len);
-uint32_t v_subprog_of(const pl_prog *p, uint32_t insn);
 
 /* verifier_check.c: executes instruction st->insn on the abstract state.
  * Returns 0 to continue at st->insn (updated), 1 when the path ended

@@ -1189,7 +1189,7 @@ static int local_call(struct verifier *v, struct vstate *st, const struct pl_ins
     callee->regs[10].frameno = (uint8_t)(st->curframe + 1);
     callee->nslots = 0;
     callee->callsite = st->insn;
-    callee->subprog = v_subprog_of(v->prog, target);
+    callee->subprog = pl_subprog_of(v->prog, target);
     st->frames[++st->curframe] = callee;
     st->insn = target;
     return 0;
