@@ -858,41 +858,50 @@ static bool refine(struct vreg *a, struct vreg *b, uint8_t op)
     return !bounds_empty(a) && !bounds_empty(b);
 }
 
-/* Gives every register (and spilled register) of the state that shares
- * r's id the same refined value. */
-static void propagate_id(struct vstate *st, const struct vreg *r)
+/* Calls fn on every register and spilled register of the state that holds
+ * the value with this id: copies of one value are refined together. */
+static void for_each_copy(struct vstate *st, uint32_t id, void (*fn)(struct vreg *r, const void *arg),
+                          const void *arg)
 {
-    if (!r->id)
-        return;
     for (uint32_t fi = 0; fi <= st->curframe; fi++) {
         struct vframe *f = st->frames[fi];
         for (int i = 0; i < PL_NREGS; i++)
-            if (f->regs[i].id == r->id && f->regs[i].type == r->type)
-                f->regs[i] = *r;
+            if (f->regs[i].id == id)
+                fn(&f->regs[i], arg);
         for (uint16_t s = 0; s < f->nslots; s++)
-            if (f->slots[s].spill_size && f->slots[s].spill.id == r->id &&
-                f->slots[s].spill.type == r->type)
-                f->slots[s].spill = *r;
+            if (f->slots[s].spill_size && f->slots[s].spill.id == id)
+                fn(&f->slots[s].spill, arg);
     }
+}
+
+static void copy_refined(struct vreg *r, const void *refined)
+{
+    const struct vreg *src = refined;
+    if (r->type == src->type)
+        *r = *src;
+}
+
+/* Gives every copy of r's value the refined bounds. */
+static void propagate_id(struct vstate *st, const struct vreg *r)
+{
+    if (r->id)
+        for_each_copy(st, r->id, copy_refined, r);
+}
+
+static void null_checked(struct vreg *r, const void *is_null)
+{
+    if (!is_or_null(r))
+        return;
+    if (*(const bool *)is_null)
+        v_mark_const(r, 0);
+    else
+        r->type = r->type == V_PTR_MAP_VALUE_OR_NULL ? V_PTR_MAP_VALUE : V_PTR_MEM;
 }
 
 /* NULL check outcome for every copy of a possibly NULL pointer. */
 static void mark_null_checked(struct vstate *st, uint32_t id, bool is_null)
 {
-    for (uint32_t fi = 0; fi <= st->curframe; fi++) {
-        struct vframe *f = st->frames[fi];
-        for (int i = 0; i < PL_NREGS + V_SLOTS; i++) {
-            struct vreg *r = i < PL_NREGS ? &f->regs[i]
-                           : (i - PL_NREGS < f->nslots && f->slots[i - PL_NREGS].spill_size)
-                               ? &f->slots[i - PL_NREGS].spill : NULL;
-            if (!r || !is_or_null(r) || r->id != id)
-                continue;
-            if (is_null)
-                v_mark_const(r, 0);
-            else
-                r->type = r->type == V_PTR_MAP_VALUE_OR_NULL ? V_PTR_MAP_VALUE : V_PTR_MEM;
-        }
-    }
+    for_each_copy(st, id, null_checked, &is_null);
 }
 
 /* For jumps on 32-bit subregisters, the 64-bit analysis applies when both
