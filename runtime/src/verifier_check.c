@@ -108,7 +108,7 @@ static void mark_sized(struct vreg *r, unsigned bytes, bool sign_extend)
 }
 
 /* Exact semantics for constants (mirrors the interpreter). */
-static uint64_t alu_const(uint8_t op, bool is64, int16_t off, uint64_t d, uint64_t s, int32_t imm)
+static uint64_t alu_const(uint8_t op, bool is64, int16_t off, uint64_t d, uint64_t s)
 {
     if (!is64) {
         uint32_t a = (uint32_t)d, b = (uint32_t)s;
@@ -131,7 +131,7 @@ static uint64_t alu_const(uint8_t op, bool is64, int16_t off, uint64_t d, uint64
         case BPF_NEG: return (uint32_t)(0u - a);
         case BPF_MOV:
             return off == 8 ? (uint32_t)(int32_t)(int8_t)b : off == 16 ? (uint32_t)(int32_t)(int16_t)b : b;
-        default: /* END (class ALU): le truncates, be swaps */
+        default: /* not reached: byte swaps are handled by the caller */
             return 0;
         }
     }
@@ -153,7 +153,6 @@ static uint64_t alu_const(uint8_t op, bool is64, int16_t off, uint64_t d, uint64
     case BPF_ARSH: return (uint64_t)((int64_t)d >> (s & 63));
     case BPF_NEG: return 0 - d;
     default: /* MOV */
-        (void)imm;
         return off == 8 ? (uint64_t)(int64_t)(int8_t)s : off == 16 ? (uint64_t)(int64_t)(int16_t)s
                : off == 32 ? (uint64_t)(int64_t)(int32_t)s : s;
     }
@@ -662,7 +661,7 @@ static int alu(struct verifier *v, struct vstate *st, const struct pl_insn *in)
             return 0;
         }
         if (tnum_is_const(srcv.var)) {
-            v_mark_const(d, alu_const(BPF_MOV, is64, in->off, 0, srcv.var.value, in->imm));
+            v_mark_const(d, alu_const(BPF_MOV, is64, in->off, 0, srcv.var.value));
             return 0;
         }
         struct vreg r = srcv;
@@ -751,7 +750,7 @@ static int alu(struct verifier *v, struct vstate *st, const struct pl_insn *in)
     }
 
     if (tnum_is_const(d->var) && tnum_is_const(srcv.var)) {
-        v_mark_const(d, alu_const(op, is64, in->off, d->var.value, srcv.var.value, in->imm));
+        v_mark_const(d, alu_const(op, is64, in->off, d->var.value, srcv.var.value));
         return 0;
     }
     if (is64)
@@ -1272,7 +1271,6 @@ int v_step(struct verifier *v, struct vstate *st)
         struct vreg out;
         if ((rc = mem_access(v, st, in->src, in->off, size, false, false, BPF_MODE(in->code) == BPF_MEMSX, NULL, &out)))
             return rc;
-        out.id = out.type == V_SCALAR ? out.id : out.id;
         f->regs[in->dst] = out;
         st->insn++;
         return 0;
