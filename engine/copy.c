@@ -204,6 +204,7 @@ int eng_copy_lines(struct eng_copy *c, const char *data, size_t len, bool final,
 }
 
 uint64_t eng_copy_rows(const struct eng_copy *c) { return c->rows; }
+int eng_copy_ncols(const struct eng_copy *c) { return c->ncols; }
 
 void eng_copy_close(struct eng_copy *c)
 {

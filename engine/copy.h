@@ -21,6 +21,7 @@ int eng_copy_open(sqlite3 *db, const char *table, const char *cols, char delim, 
 int eng_copy_lines(struct eng_copy *c, const char *data, size_t len, bool final, size_t *consumed,
                    bool *end_marker, struct eng_err *e);
 uint64_t eng_copy_rows(const struct eng_copy *c);
+int eng_copy_ncols(const struct eng_copy *c);
 void eng_copy_close(struct eng_copy *c);
 
 #endif

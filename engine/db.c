@@ -111,7 +111,7 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
     /* No busy waiting inside SQLite: a worker that slept on a lock would
      * hold a pool thread while the lock holder's next statement waits for
      * one. The scheduler requeues busy statements instead. */
-    sqlite3_busy_timeout(db, 0);
+    sqlite3_busy_timeout(db, 5000); /* only while configuring: see below */
     static const char *const sync_names[] = {"OFF", "NORMAL", "FULL", "EXTRA"};
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -133,6 +133,7 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
     sqlite3_create_function_v2(db, "version", 0, flags, NULL, fn_version, NULL, NULL, NULL);
     sqlite3_create_function_v2(db, "current_database", 0, flags, dbn, fn_text, NULL, NULL, sqlite3_free);
     sqlite3_create_function_v2(db, "current_user", 0, flags, usr, fn_text, NULL, NULL, sqlite3_free);
+    sqlite3_busy_timeout(db, 0);
     sqlite3_set_authorizer(db, authorizer, NULL);
     *out = db;
     return 0;

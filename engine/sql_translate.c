@@ -1,7 +1,8 @@
 /* PostgreSQL -> SQLite translation. The complete list of rewrites:
  *
  *  1. $n parameters            -> ?n (SQLite numbered parameters), outside
- *                                 quotes and comments, in every statement.
+ *                                 quotes and comments, in every statement;
+ *     $tag$text$tag$           -> 'text' (dollar quoting).
  *  2. BEGIN/START TRANSACTION [modes], BEGIN WORK
  *                              -> BEGIN (isolation options are moot: SQLite
  *                                 transactions are serializable).
@@ -248,6 +249,19 @@ static void put_rewritten(struct pl_buf *out, const char *s, size_t a, size_t b)
             pl_buf_put(out, s + last, t.s - last);
             pl_buf_putc(out, '?');
             last = t.s + 1;
+        } else if (t.t == T_STRING && s[t.s] == '$') {
+            /* Rule 1b: $tag$...$tag$ -> '...' (SQLite has no dollar quoting). */
+            size_t tl = dollar_tag(s, b, t.s);
+            pl_buf_put(out, s + last, t.s - last);
+            pl_buf_putc(out, '\'');
+            size_t body_end = t.e >= t.s + 2 * tl ? t.e - tl : t.e;
+            for (size_t i = t.s + tl; i < body_end; i++) {
+                if (s[i] == '\'')
+                    pl_buf_putc(out, '\'');
+                pl_buf_putc(out, s[i]);
+            }
+            pl_buf_putc(out, '\'');
+            last = t.e;
         }
     }
     pl_buf_put(out, s + last, b - last);

@@ -2,7 +2,9 @@
 # Installs the Debian 12 packages Pliant builds and tests with, only those
 # that are missing (so it is instant on a machine that has them).
 set -euo pipefail
-pkgs=(make gcc clang llvm libelf-dev libbpf-dev zlib1g-dev binutils)
+pkgs=(make gcc clang llvm libelf-dev libbpf-dev zlib1g-dev binutils
+      libsqlite3-dev libssl-dev libpq-dev postgresql-client
+      postgresql-15)  # postgresql-15: Debian 12 ships pgbench there, not in the client package
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

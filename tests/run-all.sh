@@ -25,6 +25,11 @@ run asan env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_st
 # TSan: the tests that exercise threads.
 run tsan env TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
     "$build/tsan/run_tests" concurrent
+# pliantd end to end (libpq, raw sockets, psql, pgbench) against the
+# ASan+UBSan server build; the server's own leak check decides its exit
+# status, which the tests assert.
+run server env ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 PLIANTD="$build/asan/pliantd" \
+    "$build/asan/server_tests"
 echo "${total_pass} passed, ${total_fail} failed"
 [ "$total_fail" -eq 0 ] || status=1
 exit $status

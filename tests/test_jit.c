@@ -288,6 +288,76 @@ JIT_TEST(jit_normal_exit_reports_no_fault)
     return true;
 }
 
+/* JIT code checks its answer against the return range of the hook it was
+ * loaded for (defence in depth behind the verifier, which proves the range):
+ * both encodings of the bounds, the inline hook path's fault handling, the
+ * streak reset by a good answer and the breaker. The program is loaded
+ * unverified and marked verified by hand to stand for a verifier bug. */
+JIT_TEST(jit_checks_the_hook_return_range)
+{
+    static const struct pl_hook_field fields[] = {{"in", 0, 8, PL_FIELD_READ, PL_FIELD_SCALAR}};
+    const struct pl_insn prog[] = {LDX64(0, 1, 0), EXIT()};
+    const struct {
+        int64_t min, max;
+        int64_t good[2], bad[2];
+    } ranges[] = {
+        {0, 1000, {0, 1000}, {1001, -1}},
+        {-5000000000ll, 5000000000ll, {-5000000000ll, 5000000000ll}, {-5000000001ll, 5000000001ll}},
+    };
+    for (size_t r = 0; r < N(ranges); r++) {
+        char name[16];
+        snprintf(name, sizeof(name), "range%zu", r);
+        struct pl_hook_spec spec = {.name = name, .ctx_size = 8, .fields = fields, .nfields = 1,
+                                    .has_ret_range = true, .ret_min = ranges[r].min, .ret_max = ranges[r].max,
+                                    .fault_limit = 3};
+        pl_hook *h = NULL;
+        pl_prog *p = NULL;
+        pl_error err = {0};
+        EXPECT(!pl_hook_register(rt, &spec, &h, &err), "register: %s", err.msg);
+        EXPECT(!pl_prog_load(rt, prog, N(prog), &(struct pl_prog_opts){.hook = h, .flags = PL_LOAD_NO_VERIFY}, &p,
+                             &err), "load: %s", err.msg);
+        for (int k = 0; k < 2; k++) {
+            uint64_t clobbered = 0, in = (uint64_t)ranges[r].good[k];
+            pl_jit_result res = jit_call_checking_callee_saved(p->jit_fn, &in, 8, &clobbered);
+            EXPECT_EQ(res.r0, in);
+            EXPECT_EQ(res.fault, 0);
+            in = (uint64_t)ranges[r].bad[k];
+            res = jit_call_checking_callee_saved(p->jit_fn, &in, 8, &clobbered);
+            EXPECT_EQ(res.r0, in);
+            EXPECT_EQ(res.fault, PL__JIT_BAD_ANSWER);
+            EXPECT_EQ(clobbered, 0);
+            /* Running a program directly applies no hook contract. */
+            uint64_t ret = 0;
+            EXPECT_EQ(pl_prog_run(p, &in, 8, true, &ret), 0);
+            EXPECT_EQ(ret, in);
+        }
+        p->verified = true;
+        EXPECT(!pl_hook_attach(h, p, &err), "attach: %s", err.msg);
+        const struct pl_hook_head *head = (const struct pl_hook_head *)h;
+        uint64_t bad = (uint64_t)ranges[r].bad[0], good = (uint64_t)ranges[r].good[1], ret = 0;
+        EXPECT(atomic_load(&head->fast_fn) != NULL, "no inline path");
+        EXPECT_EQ(pl_hook_run(h, &bad, &ret), PL_HOOK_FAULT);
+        EXPECT(atomic_load(&head->fast_fn) == NULL, "a fault streak must leave the inline path");
+        EXPECT_EQ(pl_hook_run(h, &bad, &ret), PL_HOOK_FAULT);
+        EXPECT_EQ(pl_hook_run(h, &good, &ret), PL_HOOK_RAN);
+        EXPECT_EQ(ret, good);
+        EXPECT(atomic_load(&head->fast_fn) == p->jit_fn, "a good answer must restore the inline path");
+        for (int k = 0; k < 3; k++)
+            EXPECT_EQ(pl_hook_run(h, &bad, &ret), PL_HOOK_FAULT);
+        struct pl_hook_stats st;
+        pl_hook_stats(h, &st);
+        char reason[256];
+        pl_hook_breaker_reason(h, reason, sizeof(reason));
+        pl_prog_put(p);
+        EXPECT(!st.attached, "the breaker did not detach");
+        EXPECT_EQ(st.faults, 5);
+        EXPECT_EQ(st.invocations, 6);
+        EXPECT(strstr(reason, "invalid return value"), "reason: %s", reason);
+        EXPECT_EQ(pl_hook_run(h, &good, &ret), PL_HOOK_DEFAULT);
+    }
+    return true;
+}
+
 JIT_TEST(jit_callx_reaches_registered_helpers)
 {
     const struct pl_insn prog[] = {

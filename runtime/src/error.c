@@ -49,7 +49,7 @@ void pl_set_global_log(pl_log_fn fn, void *user)
 
 static const char *level_name(int level)
 {
-    static const char *names[] = {"debug", "info", "warn", "error"};
+    static const char names[][6] = {"debug", "info", "warn", "error"};
     return level >= 0 && level <= PL_LOG_ERROR ? names[level] : "log";
 }
 
@@ -82,11 +82,13 @@ void pl_log_global(int level, const char *fmt, ...)
 
 /* ------------------------------------------------------------ disassembler */
 
-static const char *alu_names[16] = {"add", "sub", "mul", "div", "or", "and", "lsh", "rsh",
-                                    "neg", "mod", "xor", "mov", "arsh", "end", NULL, NULL};
-static const char *jmp_names[16] = {"ja", "jeq", "jgt", "jge", "jset", "jne", "jsgt", "jsge",
-                                    "call", "exit", "jlt", "jle", "jslt", "jsle", NULL, NULL};
-static const char *size_names[4] = {"w", "h", "b", "dw"};
+/* Arrays of characters, not of pointers: a pointer table costs the shared
+ * library a load-time relocation per entry. */
+static const char alu_names[16][5] = {"add", "sub", "mul", "div", "or", "and", "lsh", "rsh",
+                                      "neg", "mod", "xor", "mov", "arsh", "end", "", ""};
+static const char jmp_names[16][5] = {"ja", "jeq", "jgt", "jge", "jset", "jne", "jsgt", "jsge",
+                                      "call", "exit", "jlt", "jle", "jslt", "jsle", "", ""};
+static const char size_names[4][3] = {"w", "h", "b", "dw"};
 static const char *atomic_name(int32_t imm)
 {
     switch (imm) {
@@ -113,7 +115,7 @@ const char *pl_disasm(const struct pl_insn *in, char *buf, size_t len)
     case BPF_ALU64: {
         const char *op = alu_names[BPF_OP(in->code) >> 4];
         const char *w = cls == BPF_ALU ? "32" : "";
-        if (!op)
+        if (!op[0])
             break;
         if (BPF_OP(in->code) == BPF_END)
             snprintf(buf, len, "%s%d r%d", cls == BPF_ALU64 ? "bswap" : BPF_SRC(in->code) ? "be" : "le",
@@ -131,7 +133,7 @@ const char *pl_disasm(const struct pl_insn *in, char *buf, size_t len)
     case BPF_JMP32: {
         const char *op = jmp_names[BPF_OP(in->code) >> 4];
         const char *w = cls == BPF_JMP32 ? "32" : "";
-        if (!op)
+        if (!op[0])
             break;
         if (BPF_OP(in->code) == BPF_EXIT)
             snprintf(buf, len, "exit");

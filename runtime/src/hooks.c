@@ -219,10 +219,15 @@ static int check_fits_hook(const pl_hook *h, const pl_prog *p, pl_error *err)
  * old one for release. Caller holds attach_lock. */
 static pl_prog *swap_locked(pl_hook *h, pl_prog *prog)
 {
+    /* fast_fn is cleared first and set last: a thread that saw the new
+     * program on one path (pl_hook_invoke reads active, the inline path
+     * fast_fn) never meets the old one on the other afterwards — a thread's
+     * first call goes through pl_hook_invoke, its next ones inline. A reader
+     * that pairs the new fast_fn with the old program, or the reverse, is
+     * inside a section the grace period before the release of the old
+     * program waits for. */
+    atomic_store_explicit(&h->head.fast_fn, NULL, memory_order_relaxed);
     pl_prog *old = atomic_exchange_explicit(&h->head.active, prog, memory_order_acq_rel);
-    /* A reader that pairs the new fast_fn with the old program, or the
-     * reverse, is inside a section the grace period before the release of
-     * the old program waits for. */
     atomic_store_explicit(&h->head.fast_fn, prog && h->inline_ok ? prog->jit_fn : NULL, memory_order_release);
     atomic_store_explicit(&h->fault_streak, 0, memory_order_relaxed);
     if (old)

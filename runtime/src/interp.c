@@ -117,63 +117,67 @@ pl_jit_result pl_interp_run(const pl_prog *prog, void *ctx, uint64_t ctx_len)
     reg[2] = ctx_len;
     reg[10] = (uint64_t)(uintptr_t)(stack + sizeof(stack));
 
-    /* Every opcode defaults to op_invalid and valid ones override it. */
+    /* Every opcode defaults to op_invalid and valid ones override it. The
+     * table holds offsets from op_invalid rather than addresses: addresses
+     * would need 256 load-time relocations (6 KB in the shared library) and
+     * a writable page; the offsets cost one add per dispatch. */
+#define OFF(label) (int32_t)(&&label - &&op_invalid)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Woverride-init"
-    static const void *const dispatch[256] = {
-        [0 ... 255] = &&op_invalid,
-#define ALU_OPS(cls, suffix)                                                                       \
-    [cls | BPF_K | BPF_ADD] = &&add##suffix##_k, [cls | BPF_X | BPF_ADD] = &&add##suffix##_x,       \
-    [cls | BPF_K | BPF_SUB] = &&sub##suffix##_k, [cls | BPF_X | BPF_SUB] = &&sub##suffix##_x,       \
-    [cls | BPF_K | BPF_MUL] = &&mul##suffix##_k, [cls | BPF_X | BPF_MUL] = &&mul##suffix##_x,       \
-    [cls | BPF_K | BPF_DIV] = &&div##suffix##_k, [cls | BPF_X | BPF_DIV] = &&div##suffix##_x,       \
-    [cls | BPF_K | BPF_OR] = &&or##suffix##_k, [cls | BPF_X | BPF_OR] = &&or##suffix##_x,           \
-    [cls | BPF_K | BPF_AND] = &&and##suffix##_k, [cls | BPF_X | BPF_AND] = &&and##suffix##_x,       \
-    [cls | BPF_K | BPF_LSH] = &&lsh##suffix##_k, [cls | BPF_X | BPF_LSH] = &&lsh##suffix##_x,       \
-    [cls | BPF_K | BPF_RSH] = &&rsh##suffix##_k, [cls | BPF_X | BPF_RSH] = &&rsh##suffix##_x,       \
-    [cls | BPF_K | BPF_NEG] = &&neg##suffix,                                                       \
-    [cls | BPF_K | BPF_MOD] = &&mod##suffix##_k, [cls | BPF_X | BPF_MOD] = &&mod##suffix##_x,       \
-    [cls | BPF_K | BPF_XOR] = &&xor##suffix##_k, [cls | BPF_X | BPF_XOR] = &&xor##suffix##_x,       \
-    [cls | BPF_K | BPF_MOV] = &&mov##suffix##_k, [cls | BPF_X | BPF_MOV] = &&mov##suffix##_x,       \
-    [cls | BPF_K | BPF_ARSH] = &&arsh##suffix##_k, [cls | BPF_X | BPF_ARSH] = &&arsh##suffix##_x
+    static const int32_t dispatch[256] = {
+        [0 ... 255] = OFF(op_invalid),
+#define ALU_OPS(cls, suffix)                                                                            \
+    [cls | BPF_K | BPF_ADD] = OFF(add##suffix##_k), [cls | BPF_X | BPF_ADD] = OFF(add##suffix##_x),     \
+    [cls | BPF_K | BPF_SUB] = OFF(sub##suffix##_k), [cls | BPF_X | BPF_SUB] = OFF(sub##suffix##_x),     \
+    [cls | BPF_K | BPF_MUL] = OFF(mul##suffix##_k), [cls | BPF_X | BPF_MUL] = OFF(mul##suffix##_x),     \
+    [cls | BPF_K | BPF_DIV] = OFF(div##suffix##_k), [cls | BPF_X | BPF_DIV] = OFF(div##suffix##_x),     \
+    [cls | BPF_K | BPF_OR] = OFF(or##suffix##_k), [cls | BPF_X | BPF_OR] = OFF(or##suffix##_x),         \
+    [cls | BPF_K | BPF_AND] = OFF(and##suffix##_k), [cls | BPF_X | BPF_AND] = OFF(and##suffix##_x),     \
+    [cls | BPF_K | BPF_LSH] = OFF(lsh##suffix##_k), [cls | BPF_X | BPF_LSH] = OFF(lsh##suffix##_x),     \
+    [cls | BPF_K | BPF_RSH] = OFF(rsh##suffix##_k), [cls | BPF_X | BPF_RSH] = OFF(rsh##suffix##_x),     \
+    [cls | BPF_K | BPF_NEG] = OFF(neg##suffix),                                                         \
+    [cls | BPF_K | BPF_MOD] = OFF(mod##suffix##_k), [cls | BPF_X | BPF_MOD] = OFF(mod##suffix##_x),     \
+    [cls | BPF_K | BPF_XOR] = OFF(xor##suffix##_k), [cls | BPF_X | BPF_XOR] = OFF(xor##suffix##_x),     \
+    [cls | BPF_K | BPF_MOV] = OFF(mov##suffix##_k), [cls | BPF_X | BPF_MOV] = OFF(mov##suffix##_x),     \
+    [cls | BPF_K | BPF_ARSH] = OFF(arsh##suffix##_k), [cls | BPF_X | BPF_ARSH] = OFF(arsh##suffix##_x)
         ALU_OPS(BPF_ALU64, 64),
         ALU_OPS(BPF_ALU, 32),
-        [BPF_ALU | BPF_END | BPF_TO_LE] = &&end_le,
-        [BPF_ALU | BPF_END | BPF_TO_BE] = &&end_be,
-        [BPF_ALU64 | BPF_END] = &&end_be,
-#define JMP_OPS(cls, suffix)                                                                       \
-    [cls | BPF_K | BPF_JEQ] = &&jeq##suffix##_k, [cls | BPF_X | BPF_JEQ] = &&jeq##suffix##_x,       \
-    [cls | BPF_K | BPF_JGT] = &&jgt##suffix##_k, [cls | BPF_X | BPF_JGT] = &&jgt##suffix##_x,       \
-    [cls | BPF_K | BPF_JGE] = &&jge##suffix##_k, [cls | BPF_X | BPF_JGE] = &&jge##suffix##_x,       \
-    [cls | BPF_K | BPF_JSET] = &&jset##suffix##_k, [cls | BPF_X | BPF_JSET] = &&jset##suffix##_x,   \
-    [cls | BPF_K | BPF_JNE] = &&jne##suffix##_k, [cls | BPF_X | BPF_JNE] = &&jne##suffix##_x,       \
-    [cls | BPF_K | BPF_JSGT] = &&jsgt##suffix##_k, [cls | BPF_X | BPF_JSGT] = &&jsgt##suffix##_x,   \
-    [cls | BPF_K | BPF_JSGE] = &&jsge##suffix##_k, [cls | BPF_X | BPF_JSGE] = &&jsge##suffix##_x,   \
-    [cls | BPF_K | BPF_JLT] = &&jlt##suffix##_k, [cls | BPF_X | BPF_JLT] = &&jlt##suffix##_x,       \
-    [cls | BPF_K | BPF_JLE] = &&jle##suffix##_k, [cls | BPF_X | BPF_JLE] = &&jle##suffix##_x,       \
-    [cls | BPF_K | BPF_JSLT] = &&jslt##suffix##_k, [cls | BPF_X | BPF_JSLT] = &&jslt##suffix##_x,   \
-    [cls | BPF_K | BPF_JSLE] = &&jsle##suffix##_k, [cls | BPF_X | BPF_JSLE] = &&jsle##suffix##_x
+        [BPF_ALU | BPF_END | BPF_TO_LE] = OFF(end_le),
+        [BPF_ALU | BPF_END | BPF_TO_BE] = OFF(end_be),
+        [BPF_ALU64 | BPF_END] = OFF(end_be),
+#define JMP_OPS(cls, suffix)                                                                            \
+    [cls | BPF_K | BPF_JEQ] = OFF(jeq##suffix##_k), [cls | BPF_X | BPF_JEQ] = OFF(jeq##suffix##_x),     \
+    [cls | BPF_K | BPF_JGT] = OFF(jgt##suffix##_k), [cls | BPF_X | BPF_JGT] = OFF(jgt##suffix##_x),     \
+    [cls | BPF_K | BPF_JGE] = OFF(jge##suffix##_k), [cls | BPF_X | BPF_JGE] = OFF(jge##suffix##_x),     \
+    [cls | BPF_K | BPF_JSET] = OFF(jset##suffix##_k), [cls | BPF_X | BPF_JSET] = OFF(jset##suffix##_x), \
+    [cls | BPF_K | BPF_JNE] = OFF(jne##suffix##_k), [cls | BPF_X | BPF_JNE] = OFF(jne##suffix##_x),     \
+    [cls | BPF_K | BPF_JSGT] = OFF(jsgt##suffix##_k), [cls | BPF_X | BPF_JSGT] = OFF(jsgt##suffix##_x), \
+    [cls | BPF_K | BPF_JSGE] = OFF(jsge##suffix##_k), [cls | BPF_X | BPF_JSGE] = OFF(jsge##suffix##_x), \
+    [cls | BPF_K | BPF_JLT] = OFF(jlt##suffix##_k), [cls | BPF_X | BPF_JLT] = OFF(jlt##suffix##_x),     \
+    [cls | BPF_K | BPF_JLE] = OFF(jle##suffix##_k), [cls | BPF_X | BPF_JLE] = OFF(jle##suffix##_x),     \
+    [cls | BPF_K | BPF_JSLT] = OFF(jslt##suffix##_k), [cls | BPF_X | BPF_JSLT] = OFF(jslt##suffix##_x), \
+    [cls | BPF_K | BPF_JSLE] = OFF(jsle##suffix##_k), [cls | BPF_X | BPF_JSLE] = OFF(jsle##suffix##_x)
         JMP_OPS(BPF_JMP, 64),
         JMP_OPS(BPF_JMP32, 32),
-        [BPF_JMP | BPF_JA] = &&ja,
-        [BPF_JMP32 | BPF_JA] = &&ja32,
-        [BPF_JMP | BPF_CALL] = &&call,
-        [BPF_JMP | BPF_CALL | BPF_X] = &&callx,
-        [BPF_JMP | BPF_EXIT] = &&exit,
-        [BPF_LDDW] = &&lddw,
-#define MEM_OPS(sz, type)                                                                   \
-    [BPF_LDX | BPF_MEM | sz] = &&ldx_##type, [BPF_ST | BPF_MEM | sz] = &&st_##type,                 \
-    [BPF_STX | BPF_MEM | sz] = &&stx_##type
+        [BPF_JMP | BPF_JA] = OFF(ja),
+        [BPF_JMP32 | BPF_JA] = OFF(ja32),
+        [BPF_JMP | BPF_CALL] = OFF(call),
+        [BPF_JMP | BPF_CALL | BPF_X] = OFF(callx),
+        [BPF_JMP | BPF_EXIT] = OFF(exit),
+        [BPF_LDDW] = OFF(lddw),
+#define MEM_OPS(sz, type)                                                                               \
+    [BPF_LDX | BPF_MEM | sz] = OFF(ldx_##type), [BPF_ST | BPF_MEM | sz] = OFF(st_##type),               \
+    [BPF_STX | BPF_MEM | sz] = OFF(stx_##type)
         MEM_OPS(BPF_B, u8), MEM_OPS(BPF_H, u16), MEM_OPS(BPF_W, u32), MEM_OPS(BPF_DW, u64),
-        [BPF_LDX | BPF_MEMSX | BPF_B] = &&ldxs_i8,
-        [BPF_LDX | BPF_MEMSX | BPF_H] = &&ldxs_i16,
-        [BPF_LDX | BPF_MEMSX | BPF_W] = &&ldxs_i32,
-        [BPF_STX | BPF_ATOMIC | BPF_W] = &&atomic_w,
-        [BPF_STX | BPF_ATOMIC | BPF_DW] = &&atomic_dw,
+        [BPF_LDX | BPF_MEMSX | BPF_B] = OFF(ldxs_i8),
+        [BPF_LDX | BPF_MEMSX | BPF_H] = OFF(ldxs_i16),
+        [BPF_LDX | BPF_MEMSX | BPF_W] = OFF(ldxs_i32),
+        [BPF_STX | BPF_ATOMIC | BPF_W] = OFF(atomic_w),
+        [BPF_STX | BPF_ATOMIC | BPF_DW] = OFF(atomic_dw),
     };
 #pragma GCC diagnostic pop
 
-#define NEXT() do { in = &insns[pc++]; goto *dispatch[in->code]; } while (0)
+#define NEXT() do { in = &insns[pc++]; goto *(&&op_invalid + dispatch[in->code]); } while (0)
 #define DST reg[in->dst]
 #define SRC reg[in->src]
 #define IMM ((uint64_t)(int64_t)in->imm)

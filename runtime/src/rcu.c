@@ -4,12 +4,18 @@
  *
  * Readers. Each thread's state is pl__tls.rcu_seq, a word in its own
  * thread-local storage that only it writes. Entering the outermost
- * read-side section makes the word odd, leaving it moves it to the next even
- * value: one plain store each, plus a compiler barrier, no atomic
- * instruction and no shared cache line. Nested sections leave the word
- * alone (pl_rcu_read_lock() counts them in rcu_nest; the inline hook path
- * handles only the outermost and hands nested calls to pl_hook_invoke()),
- * so "odd" means "inside" however deep. A thread registers on first use
+ * read-side section copies the grace-period counter pl__rcu_gp (odd, so
+ * never 0) into the word, leaving it stores 0: one plain store each, plus a compiler
+ * barrier, no atomic instruction and no shared cache line written. Neither
+ * store depends on the word's previous value, so back-to-back hook calls
+ * form no chain through memory (an increment would: each entry would wait
+ * for the previous exit's store to be forwarded, a few cycles per call)
+ * and nothing needs to stay in a register across the program's call.
+ * pl__rcu_gp is written once per grace period, so its line stays shared
+ * in every reader's cache. Nested sections leave the word alone
+ * (pl_rcu_read_lock() counts them in rcu_nest; the inline hook path handles
+ * only the outermost and hands nested calls to pl_hook_invoke()), so
+ * "non-zero" means "inside" however deep. A thread registers on first use
  * and unregisters at exit (thread.c).
  *
  * Why not liburcu itself: its read lock is out of line unless every caller
@@ -19,16 +25,21 @@
  * futex to be woken. A hook call is a few nanoseconds, so each of those
  * showed. Here the whole attached path is inlined into pl_hook_run().
  *
- * Grace periods. The writer unpublishes an object, then calls
- * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every running thread of the
- * process executes a full barrier, so a reader whose entry store is not yet
- * visible afterwards will load the new pointer. The writer then snapshots
- * every registered word and waits until each one that was odd has changed.
- * Because the word only ever grows, "changed" means that section ended,
- * even if the thread has entered a new one since — a thread that calls
- * hooks in a tight loop cannot starve the writer, which a plain
+ * Grace periods. The writer unpublishes an object, advances pl__rcu_gp,
+ * then calls membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED): every running
+ * thread of the process executes a full barrier, so a reader whose entry
+ * store is not yet visible afterwards will load the new pointer. The writer
+ * then snapshots every registered word and waits until each one that is
+ * non-zero and older than the new counter value has changed. A reader that
+ * holds the new value read it after the advance, so it also sees the
+ * unpublished pointer (acquire load of the counter, release store by the
+ * writer, whose advance follows the unpublish). After the barrier no
+ * reader can read the old counter value again, so "changed" means that
+ * section ended, even if the thread has entered a new one since — a thread
+ * that calls hooks in a tight loop cannot starve the writer, which a plain
  * inside/outside flag would allow. One phase suffices (liburcu needs two
- * because its readers copy a shared counter that may be stale).
+ * because its readers copy a one-bit phase that may be stale; a stale copy
+ * of the full counter here can only make the writer wait longer).
  *
  * Kernels without private expedited membarrier (before 4.14, or filtered by
  * seccomp) are detected once, before the first thread registers; then
@@ -80,6 +91,10 @@ static pthread_mutex_t gp_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static pthread_once_t mode_once = PTHREAD_ONCE_INIT;
 static bool use_membarrier;
+
+/* Written only by synchronize(), under gp_lock; own cache line, so that
+ * readers keep it shared. */
+_Alignas(64) _Atomic uint64_t pl__rcu_gp = 1;
 
 static void choose_mode(void)
 {
@@ -159,13 +174,15 @@ static void synchronize(void)
 {
     pthread_once(&mode_once, choose_mode);
     pthread_mutex_lock(&gp_lock);
+    uint64_t gp = atomic_load_explicit(&pl__rcu_gp, memory_order_relaxed) + 2;
+    atomic_store_explicit(&pl__rcu_gp, gp, memory_order_release);
     pthread_mutex_lock(&registry_lock);
     heavy_barrier();
     struct reader waiting = {&waiting, &waiting, NULL, 0};
     for (struct reader *r = registry.next, *next; r != &registry; r = next) {
         next = r->next;
         uint64_t seq = atomic_load_explicit(r->seq, memory_order_acquire);
-        if (seq & 1) {
+        if (seq != 0 && seq != gp) {
             r->snap = seq;
             list_del(r);
             list_add(&waiting, r);
@@ -256,7 +273,7 @@ static void start_reclaimer(void)
  * object is leaked instead. */
 static void run_after_grace_period_now(void (*fn)(void *arg), void *arg)
 {
-    if (atomic_load_explicit(&pl__tls.rcu_seq, memory_order_relaxed) & 1) {
+    if (atomic_load_explicit(&pl__tls.rcu_seq, memory_order_relaxed) != 0) {
         pl_log_global(PL_LOG_ERROR, "out of memory inside a read-side section: an object is leaked");
         return;
     }

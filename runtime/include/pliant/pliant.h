@@ -31,6 +31,12 @@
 extern "C" {
 #endif
 
+/* Marks the library's exported symbols: it is built with
+ * -fvisibility=hidden, so only these reach the dynamic symbol table, and
+ * calls between its own functions bind directly instead of through the
+ * PLT. */
+#define PL_API __attribute__((visibility("default")))
+
 /* ---------------------------------------------------------------- errors */
 
 typedef enum pl_status {
@@ -59,7 +65,7 @@ typedef struct pl_error {
 } pl_error;
 
 /* A short name for a status code ("invalid program", ...). */
-const char *pl_strerror(int code);
+PL_API const char *pl_strerror(int code);
 
 /* ----------------------------------------------------------- instructions */
 
@@ -101,14 +107,14 @@ struct pl_runtime_opts {
     uint64_t map_memory_limit;
 };
 
-int pl_runtime_new(const struct pl_runtime_opts *opts, pl_runtime **out, pl_error *err);
+PL_API int pl_runtime_new(const struct pl_runtime_opts *opts, pl_runtime **out, pl_error *err);
 /* Frees the runtime. Every hook is detached and every program and map it
  * owns is released once no thread can still be running it. */
-void pl_runtime_free(pl_runtime *rt);
+PL_API void pl_runtime_free(pl_runtime *rt);
 
 /* Explicit thread registration (optional, see top of file). */
-void pl_thread_register(void);
-void pl_thread_unregister(void);
+PL_API void pl_thread_register(void);
+PL_API void pl_thread_unregister(void);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -155,9 +161,9 @@ struct pl_helper_spec {
 };
 
 /* Registers a helper. Fails with PL_EEXIST when the id or name is taken. */
-int pl_helper_register(pl_runtime *rt, const struct pl_helper_spec *spec, pl_error *err);
-const struct pl_helper_spec *pl_helper_find(const pl_runtime *rt, uint32_t id);
-const struct pl_helper_spec *pl_helper_find_by_name(const pl_runtime *rt, const char *name);
+PL_API int pl_helper_register(pl_runtime *rt, const struct pl_helper_spec *spec, pl_error *err);
+PL_API const struct pl_helper_spec *pl_helper_find(const pl_runtime *rt, uint32_t id);
+PL_API const struct pl_helper_spec *pl_helper_find_by_name(const pl_runtime *rt, const char *name);
 
 /* Ids of the standard helpers (kernel ids). */
 enum pl_std_helper {
@@ -197,24 +203,24 @@ enum { PL_MAP_ANY = 0, PL_MAP_NOEXIST = 1, PL_MAP_EXIST = 2 };
 
 #define PL_MAX_THREADS 256 /* threads that can hold a per-thread map slot at once */
 
-int pl_map_create(pl_runtime *rt, const struct pl_map_spec *spec, pl_map **out, pl_error *err);
-void pl_map_get(pl_map *map);  /* take a reference */
-void pl_map_put(pl_map *map);  /* drop a reference; freed after a grace period */
-const struct pl_map_spec *pl_map_info(const pl_map *map);
+PL_API int pl_map_create(pl_runtime *rt, const struct pl_map_spec *spec, pl_map **out, pl_error *err);
+PL_API void pl_map_get(pl_map *map);  /* take a reference */
+PL_API void pl_map_put(pl_map *map);  /* drop a reference; freed after a grace period */
+PL_API const struct pl_map_spec *pl_map_info(const pl_map *map);
 /* Copies the value for key into value. Per-thread arrays copy PL_MAX_THREADS
  * values, one per thread slot. Returns PL_ENOENT when absent. */
-int pl_map_lookup(pl_map *map, const void *key, void *value);
-int pl_map_update(pl_map *map, const void *key, const void *value, uint64_t flags);
-int pl_map_delete(pl_map *map, const void *key);
+PL_API int pl_map_lookup(pl_map *map, const void *key, void *value);
+PL_API int pl_map_update(pl_map *map, const void *key, const void *value, uint64_t flags);
+PL_API int pl_map_delete(pl_map *map, const void *key);
 /* Iteration in the kernel's style: key NULL gives the first key; PL_ENOENT
  * after the last. Concurrent updates may be missed or seen, never crash. */
-int pl_map_next_key(pl_map *map, const void *key, void *next_key);
+PL_API int pl_map_next_key(pl_map *map, const void *key, void *next_key);
 /* Number of live entries (arrays: max_entries). */
-uint32_t pl_map_count(pl_map *map);
+PL_API uint32_t pl_map_count(pl_map *map);
 /* Ring buffers: calls fn for each committed record, oldest first, and
  * returns how many were consumed (or a negative pl_status). */
 typedef int (*pl_ringbuf_fn)(void *user, const void *data, uint32_t size);
-int pl_ringbuf_consume(pl_map *map, pl_ringbuf_fn fn, void *user);
+PL_API int pl_ringbuf_consume(pl_map *map, pl_ringbuf_fn fn, void *user);
 
 /* --------------------------------------------------------------- programs */
 
@@ -255,14 +261,14 @@ struct pl_prog_opts {
  * program the verifier rejects fails with PL_EVERIFY and a message naming
  * the instruction, the reason and, for objects built with clang -g, the
  * source line. */
-int pl_prog_load(pl_runtime *rt, const struct pl_insn *insns, uint32_t ninsns,
-                 const struct pl_prog_opts *opts, pl_prog **out, pl_error *err);
-void pl_prog_get(pl_prog *prog);
-void pl_prog_put(pl_prog *prog);
-const char *pl_prog_name(const pl_prog *prog);
-uint32_t pl_prog_insn_count(const pl_prog *prog);
-bool pl_prog_is_jitted(const pl_prog *prog);
-bool pl_prog_is_verified(const pl_prog *prog);
+PL_API int pl_prog_load(pl_runtime *rt, const struct pl_insn *insns, uint32_t ninsns,
+                        const struct pl_prog_opts *opts, pl_prog **out, pl_error *err);
+PL_API void pl_prog_get(pl_prog *prog);
+PL_API void pl_prog_put(pl_prog *prog);
+PL_API const char *pl_prog_name(const pl_prog *prog);
+PL_API uint32_t pl_prog_insn_count(const pl_prog *prog);
+PL_API bool pl_prog_is_jitted(const pl_prog *prog);
+PL_API bool pl_prog_is_verified(const pl_prog *prog);
 
 struct pl_verifier_stats {
     uint32_t insns_processed; /* abstract instructions executed, all paths */
@@ -270,16 +276,16 @@ struct pl_verifier_stats {
     uint32_t joins;           /* states widened to cover a finished checkpoint */
     uint64_t ns;              /* time spent verifying */
 };
-void pl_prog_verifier_stats(const pl_prog *prog, struct pl_verifier_stats *out);
+PL_API void pl_prog_verifier_stats(const pl_prog *prog, struct pl_verifier_stats *out);
 /* The maps the program references (borrowed). */
-uint32_t pl_prog_map_count(const pl_prog *prog);
-pl_map *pl_prog_map(const pl_prog *prog, uint32_t i);
-pl_map *pl_prog_map_by_name(const pl_prog *prog, const char *name);
+PL_API uint32_t pl_prog_map_count(const pl_prog *prog);
+PL_API pl_map *pl_prog_map(const pl_prog *prog, uint32_t i);
+PL_API pl_map *pl_prog_map_by_name(const pl_prog *prog, const char *name);
 
 /* Runs the program once with r1 = ctx, r2 = ctx_len. jit selects the
  * engine (falls back to the interpreter when the program has no JIT code).
  * Returns 0 with *ret = r0, or PL_EFAULT when the program faulted. */
-int pl_prog_run(pl_prog *prog, void *ctx, uint64_t ctx_len, bool jit, uint64_t *ret);
+PL_API int pl_prog_run(pl_prog *prog, void *ctx, uint64_t ctx_len, bool jit, uint64_t *ret);
 
 /* ----------------------------------------------------------- ELF objects */
 
@@ -298,14 +304,14 @@ struct pl_object_opts {
 
 /* Opens a clang -target bpf object: creates its maps, relocates and loads
  * every program in an executable section other than .text. */
-int pl_object_open_mem(pl_runtime *rt, const void *data, size_t size,
-                       const struct pl_object_opts *opts, pl_object **out, pl_error *err);
-int pl_object_open_file(pl_runtime *rt, const char *path,
-                        const struct pl_object_opts *opts, pl_object **out, pl_error *err);
-void pl_object_close(pl_object *obj);  /* programs taken with pl_prog_get stay valid */
-uint32_t pl_object_prog_count(const pl_object *obj);
-pl_prog *pl_object_prog(const pl_object *obj, uint32_t i);                /* borrowed */
-pl_prog *pl_object_find_prog(const pl_object *obj, const char *section);  /* borrowed */
+PL_API int pl_object_open_mem(pl_runtime *rt, const void *data, size_t size,
+                              const struct pl_object_opts *opts, pl_object **out, pl_error *err);
+PL_API int pl_object_open_file(pl_runtime *rt, const char *path,
+                               const struct pl_object_opts *opts, pl_object **out, pl_error *err);
+PL_API void pl_object_close(pl_object *obj);  /* programs taken with pl_prog_get stay valid */
+PL_API uint32_t pl_object_prog_count(const pl_object *obj);
+PL_API pl_prog *pl_object_prog(const pl_object *obj, uint32_t i);                /* borrowed */
+PL_API pl_prog *pl_object_find_prog(const pl_object *obj, const char *section);  /* borrowed */
 
 /* ------------------------------------------------------------------ hooks */
 
@@ -384,18 +390,18 @@ struct pl_hook_head {
     struct pl__hook_tstats tstats[PL_MAX_THREADS];
 };
 
-int pl_hook_register(pl_runtime *rt, const struct pl_hook_spec *spec, pl_hook **out, pl_error *err);
-pl_hook *pl_hook_find(const pl_runtime *rt, const char *name);
-const struct pl_hook_spec *pl_hook_info(const pl_hook *hook);
+PL_API int pl_hook_register(pl_runtime *rt, const struct pl_hook_spec *spec, pl_hook **out, pl_error *err);
+PL_API pl_hook *pl_hook_find(const pl_runtime *rt, const char *name);
+PL_API const struct pl_hook_spec *pl_hook_info(const pl_hook *hook);
 
 /* Atomically attaches prog (replacing any program attached before). The
  * hook takes its own reference; the old program is released after a grace
  * period. Fails with PL_EHOOK when prog was loaded for another hook. */
-int pl_hook_attach(pl_hook *hook, pl_prog *prog, pl_error *err);
+PL_API int pl_hook_attach(pl_hook *hook, pl_prog *prog, pl_error *err);
 /* Detaches; returns PL_ENOENT when nothing was attached. */
-int pl_hook_detach(pl_hook *hook, pl_error *err);
+PL_API int pl_hook_detach(pl_hook *hook, pl_error *err);
 /* The attached program with a new reference (NULL when detached). */
-pl_prog *pl_hook_current(pl_hook *hook);
+PL_API pl_prog *pl_hook_current(pl_hook *hook);
 
 /* Invocation results. */
 enum {
@@ -405,13 +411,14 @@ enum {
 };
 
 /* Runs the attached program, if any: the out-of-line form of pl_hook_run(). */
-int pl_hook_invoke(pl_hook *hook, void *ctx, uint64_t *ret);
+PL_API int pl_hook_invoke(pl_hook *hook, void *ctx, uint64_t *ret);
 
 /* Internal: the calling thread's runtime state, read by the inline
  * pl_hook_run(). Never touched by the host; may change with any release. */
 struct pl__thread {
-    /* Read-side state (see rcu.c): odd while inside a read-side section;
-     * the outermost section's exit moves it to the next even value. */
+    /* Read-side state (see rcu.c): 0 outside a read-side section; inside,
+     * the (odd) grace-period counter pl__rcu_gp as the outermost section's
+     * entry read it. */
     _Atomic uint64_t rcu_seq;
     uint32_t slot;      /* dense thread slot + 1; 0: not registered yet */
     uint32_t rcu_nest;  /* pl_rcu_read_lock() sections nested in the outermost */
@@ -421,13 +428,15 @@ struct pl__thread {
     uint32_t hook_stats;
     bool fast;          /* registered, and grace periods use membarrier(2) */
 };
-extern __thread struct pl__thread pl__tls __attribute__((tls_model("initial-exec")));
+PL_API extern __thread struct pl__thread pl__tls __attribute__((tls_model("initial-exec")));
+/* Internal: the grace-period counter (rcu.c), odd, read on section entry. */
+PL_API extern _Atomic uint64_t pl__rcu_gp;
 
 /* Internal: counts a fault or invalid answer (fault: a PL__JIT_* code) of
  * the program whose code is fn (the caller is still inside the read-side
  * section that called it) and trips the circuit breaker if that program is
  * still attached. Returns PL_HOOK_FAULT. */
-int pl__hook_fault(pl_hook *hook, pl__jit_fn fn, uint64_t r0, uint32_t fault);
+PL_API int pl__hook_fault(pl_hook *hook, pl__jit_fn fn, uint64_t r0, uint32_t fault);
 
 /* Internal: pl_hook_run() with a program attached. Enters a read-side
  * section (one store to a line only this thread writes), calls the JIT
@@ -440,27 +449,29 @@ __attribute__((always_inline)) static inline int pl__hook_run_attached(pl_hook *
 {
     struct pl_hook_head *head = (struct pl_hook_head *)hook;
     uint32_t stats = pl__tls.hook_stats;
-    uint64_t seq = atomic_load_explicit(&pl__tls.rcu_seq, memory_order_relaxed);
-    if (__builtin_expect(!stats || (seq & 1), 0))
+    if (__builtin_expect(!stats || atomic_load_explicit(&pl__tls.rcu_seq, memory_order_relaxed) != 0, 0))
         return pl_hook_invoke(hook, ctx, ret);
-    atomic_store_explicit(&pl__tls.rcu_seq, seq + 1, memory_order_relaxed);
+    atomic_store_explicit(&pl__tls.rcu_seq, atomic_load_explicit(&pl__rcu_gp, memory_order_acquire),
+                          memory_order_relaxed);
     /* The grace period's membarrier(2) orders the store before the load
      * below on the hardware; the compiler must not reorder them either. */
     atomic_signal_fence(memory_order_seq_cst);
     pl__jit_fn fn = atomic_load_explicit(&head->fast_fn, memory_order_acquire);
     if (__builtin_expect(fn == NULL, 0)) {
-        atomic_store_explicit(&pl__tls.rcu_seq, seq + 2, memory_order_release);
+        atomic_store_explicit(&pl__tls.rcu_seq, 0, memory_order_release);
         return pl_hook_invoke(hook, ctx, ret);
     }
-    pl__jit_result res = fn(ctx, head->ctx_size);
+    /* Counted before the call: nothing but fn and the result then lives
+     * across it, which leaves the host's registers to the host. */
     uint64_t *calls = (uint64_t *)(void *)((char *)head + stats);
     __atomic_store_n(calls, __atomic_load_n(calls, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+    pl__jit_result res = fn(ctx, head->ctx_size);
     int rc = PL_HOOK_RAN;
     if (__builtin_expect(res.fault != 0, 0))
         rc = pl__hook_fault(hook, fn, res.r0, (uint32_t)res.fault);
     else
         *ret = res.r0;
-    atomic_store_explicit(&pl__tls.rcu_seq, seq + 2, memory_order_release);
+    atomic_store_explicit(&pl__tls.rcu_seq, 0, memory_order_release);
     return rc;
 }
 
@@ -485,9 +496,9 @@ struct pl_hook_stats {
 };
 
 /* Sums the per-thread counters. */
-void pl_hook_stats(pl_hook *hook, struct pl_hook_stats *out);
+PL_API void pl_hook_stats(pl_hook *hook, struct pl_hook_stats *out);
 /* Why the circuit breaker last detached the program ("" if it never did). */
-const char *pl_hook_breaker_reason(pl_hook *hook, char *buf, size_t len);
+PL_API const char *pl_hook_breaker_reason(pl_hook *hook, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

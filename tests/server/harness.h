@@ -1,0 +1,37 @@
+/* Starting and stopping pliantd for the server tests: a temp data dir, a
+ * config file, an ephemeral port on 127.0.0.1, bounded waits. */
+#ifndef PL_TEST_SERVER_HARNESS_H
+#define PL_TEST_SERVER_HARNESS_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct srv {
+    pid_t pid;
+    int port;
+    char dir[256];
+    char conf[300];
+};
+
+/* Writes <dir>/pliantd.conf ([server] basics + `extra`) and starts the
+ * server; 0 when it is listening. dir is created fresh unless keep_dir. */
+int srv_start(struct srv *s, const char *name, const char *extra, bool keep_dir);
+/* Restarts on the same dir and port-0 config (a new port). */
+int srv_restart(struct srv *s);
+/* SIGTERM and wait (bounded); returns the exit status or -1. */
+int srv_stop(struct srv *s);
+void srv_kill9(struct srv *s);
+/* Removes the temp dir. */
+void srv_cleanup(struct srv *s);
+
+const char *pliantd_path(void);
+/* A libpq connection; password may be NULL. */
+PGconn *srv_connect(const struct srv *s, const char *user, const char *db, const char *password);
+/* Runs a shell command with a timeout; returns its exit status, output in out. */
+int run_cmd(const char *cmd, char *out, size_t outlen, int timeout_s);
+/* SCRAM verifier for a password, from pliantd --add-user. */
+int make_verifier(const char *user, const char *password, char *out, size_t outlen);
+const char *pgbench_path(void);
+
+#endif
