@@ -217,16 +217,36 @@ static pthread_cond_t queue_cond = PTHREAD_COND_INITIALIZER;  /* work queued */
 static pthread_cond_t done_cond = PTHREAD_COND_INITIALIZER;   /* a batch finished */
 static struct deferred *queue_head, **queue_tail = &queue_head;
 static uint64_t queued, completed;  /* callbacks, under queue_lock */
+/* The reclaimer sleeps until signalled only after a batch found nothing to
+ * do; while work keeps coming it polls every BATCH_NS, so queueing (on the
+ * attach path) costs no wake-up, and the grace period's membarrier does
+ * not interrupt the thread that is attaching. */
+static bool reclaimer_idle, barrier_waiting; /* under queue_lock */
+#define BATCH_NS 1000000
 static pthread_once_t reclaimer_once = PTHREAD_ONCE_INIT;
 static bool reclaimer_started;
 
 static void *reclaimer_main(void *arg)
 {
     (void)arg;
+    bool busy = false;
     for (;;) {
         pthread_mutex_lock(&queue_lock);
-        while (!queue_head)
+        if (busy && !barrier_waiting) {
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_nsec += BATCH_NS;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&queue_cond, &queue_lock, &until);
+        }
+        while (!queue_head) {
+            reclaimer_idle = true;
             pthread_cond_wait(&queue_cond, &queue_lock);
+        }
+        reclaimer_idle = false;
         struct deferred *batch = queue_head;
         queue_head = NULL;
         queue_tail = &queue_head;
@@ -245,6 +265,7 @@ static void *reclaimer_main(void *arg)
         completed += n;
         pthread_cond_broadcast(&done_cond);
         pthread_mutex_unlock(&queue_lock);
+        busy = n > 0;
     }
     return NULL;
 }
@@ -296,7 +317,10 @@ void pl_rcu_defer(void (*fn)(void *arg), void *arg)
     *queue_tail = d;
     queue_tail = &d->next;
     queued++;
-    pthread_cond_signal(&queue_cond);
+    if (reclaimer_idle) {
+        reclaimer_idle = false;
+        pthread_cond_signal(&queue_cond);
+    }
     pthread_mutex_unlock(&queue_lock);
 }
 
@@ -304,7 +328,10 @@ void pl_rcu_barrier(void)
 {
     pthread_mutex_lock(&queue_lock);
     uint64_t target = queued;
+    barrier_waiting = true; /* no batching window while someone waits */
+    pthread_cond_signal(&queue_cond);
     while (completed < target)
         pthread_cond_wait(&done_cond, &queue_lock);
+    barrier_waiting = false;
     pthread_mutex_unlock(&queue_lock);
 }
