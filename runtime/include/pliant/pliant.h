@@ -311,7 +311,7 @@ PL_API int pl_object_open_file(pl_runtime *rt, const char *path,
 PL_API void pl_object_close(pl_object *obj);  /* programs taken with pl_prog_get stay valid */
 PL_API uint32_t pl_object_prog_count(const pl_object *obj);
 PL_API pl_prog *pl_object_prog(const pl_object *obj, uint32_t i);                /* borrowed */
-PL_API pl_prog *pl_object_find_prog(const pl_object *obj, const char *section);  /* borrowed */
+PL_API pl_prog *pl_object_find_prog(const pl_object *obj, const char *name); /* borrowed; by section name (first program there), else by function name */
 
 /* ------------------------------------------------------------------ hooks */
 
@@ -396,7 +396,8 @@ PL_API const struct pl_hook_spec *pl_hook_info(const pl_hook *hook);
 
 /* Atomically attaches prog (replacing any program attached before). The
  * hook takes its own reference; the old program is released after a grace
- * period. Fails with PL_EHOOK when prog was loaded for another hook. */
+ * period. Fails with PL_EHOOK unless prog was verified for this hook
+ * (loaded with .hook = hook and without PL_LOAD_NO_VERIFY). */
 PL_API int pl_hook_attach(pl_hook *hook, pl_prog *prog, pl_error *err);
 /* Detaches; returns PL_ENOENT when nothing was attached. */
 PL_API int pl_hook_detach(pl_hook *hook, pl_error *err);
