@@ -5,7 +5,7 @@
 
 /* Fills out[0..3] from the context (writes through a caller's pointer);
  * returns how many of them to use. (A constant or void return would let
- * clang drop r0 altogether: see accept_fp_void_call.c.) */
+ * clang drop r0 altogether: see accept_void_call.c.) */
 static __noinline int gather(const struct accept_ctx *ctx, u64 *out)
 {
     for (int i = 0; i < 4; i++)
