@@ -114,6 +114,21 @@ struct vframe *v_frame_alloc(struct verifier *v);
 int v_fork(struct verifier *v, const struct vstate *st, uint32_t insn, struct vstate **copy);
 void v_reg_describe(const struct verifier *v, const struct vreg *r, char *buf, size_t len);
 
+#define MAP_RDONLY_PROG (1u << 7) /* BPF_F_RDONLY_PROG: global .rodata */
+
+static inline struct vframe *v_cur_frame(struct vstate *st)
+{
+    return st->frames[st->curframe];
+}
+
+/* verifier_mem.c: loads, stores and atomics through register regno (out
+ * receives a load's value), and helper memory arguments. */
+int v_mem_access(struct verifier *v, struct vstate *st, uint8_t regno, int16_t insn_off, uint32_t size,
+                 bool write, bool atomic, bool sign_extend, const struct vreg *val, struct vreg *out);
+int v_helper_mem(struct verifier *v, struct vstate *st, int argno, const char *helper, uint8_t regno,
+                 uint64_t size, bool exact_size, bool write);
+const char *v_describe_kind(const struct vreg *r);
+
 /* verifier_check.c: executes instruction st->insn on the abstract state.
  * Returns 0 to continue at st->insn (updated), 1 when the path ended
  * (exit of the main program), or a negative pl_status. */
@@ -121,6 +136,8 @@ int v_step(struct verifier *v, struct vstate *st);
 void v_mark_unknown(struct vreg *r);
 void v_mark_const(struct vreg *r, uint64_t value);
 void v_mark_not_init(struct vreg *r);
+/* An unknown scalar that fits in `bytes` bytes (sign-extended if asked). */
+void v_mark_sized(struct vreg *r, unsigned bytes, bool sign_extend);
 bool v_is_pointer(const struct vreg *r);
 
 #endif
