@@ -44,6 +44,8 @@ struct pl_runtime {
     uint32_t nhooks, cap_hooks;
     _Atomic uint64_t map_bytes; /* reserved by live maps */
     uint64_t map_limit;
+    pthread_mutex_t vcache_lock;
+    struct pl_verify_cache_entry *vcache; /* verify_cache.c */
 };
 
 /* ------------------------------------------------------------ thread.c */
@@ -150,6 +152,10 @@ struct pl_verify_opts {
 
 /* Proves the program safe (see verifier.c); PL_EVERIFY with the reason. */
 int pl_verify(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err);
+/* pl_verify, unless the runtime verified identical inputs before
+ * (verify_cache.c). */
+int pl_verify_cached(pl_prog *prog, const struct pl_verify_opts *opts, pl_error *err);
+void pl_verify_cache_free(pl_runtime *rt);
 
 /* ------------------------------------------------------------ interp.c */
 

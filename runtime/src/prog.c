@@ -51,7 +51,7 @@ int pl_prog_create(pl_runtime *rt, struct pl_insn *insns, struct pl_insn_aux *au
             .log = opts ? opts->verifier_log : NULL,
             .log_user = opts ? opts->verifier_log_user : NULL,
         };
-        rc = pl_verify(p, &vo, err);
+        rc = pl_verify_cached(p, &vo, err);
         p->verified = rc == 0;
     }
     if (!rc && !(p->flags & PL_LOAD_NO_JIT))

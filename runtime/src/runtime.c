@@ -15,6 +15,7 @@ int pl_runtime_new(const struct pl_runtime_opts *opts, pl_runtime **out, pl_erro
         rt->opts = *opts;
     rt->map_limit = rt->opts.map_memory_limit ? rt->opts.map_memory_limit : (uint64_t)1 << 30;
     pthread_mutex_init(&rt->lock, NULL);
+    pthread_mutex_init(&rt->vcache_lock, NULL);
     if (rt->opts.log)
         pl_set_global_log(rt->opts.log, rt->opts.log_user);
     if (!(rt->opts.flags & PL_RUNTIME_NO_STD_HELPERS)) {
@@ -38,6 +39,8 @@ void pl_runtime_free(pl_runtime *rt)
     pl_rcu_barrier();
     for (uint32_t i = 0; i < PL_HELPER_ID_MAX; i++)
         free(rt->helpers[i]);
+    pl_verify_cache_free(rt);
+    pthread_mutex_destroy(&rt->vcache_lock);
     pthread_mutex_destroy(&rt->lock);
     free(rt);
 }

@@ -95,6 +95,9 @@ enum {
      * ...). Used by hosts that define their own helper id space, such as the
      * conformance runner. */
     PL_RUNTIME_NO_STD_HELPERS = 1u << 0,
+    /* Verify every load, even of a program verified before with identical
+     * inputs (see pl_verifier_stats.cached). For measuring the verifier. */
+    PL_RUNTIME_NO_VERIFY_CACHE = 1u << 1,
 };
 
 struct pl_runtime_opts {
@@ -275,6 +278,9 @@ struct pl_verifier_stats {
     uint32_t states_stored;   /* checkpoints kept for pruning */
     uint32_t joins;           /* states widened to cover a finished checkpoint */
     uint64_t ns;              /* time spent verifying */
+    /* The runtime had verified this exact program, for the same hook and
+     * maps, before: the figures are that verification's. */
+    bool cached;
 };
 PL_API void pl_prog_verifier_stats(const pl_prog *prog, struct pl_verifier_stats *out);
 /* The maps the program references (borrowed). */
