@@ -4,6 +4,14 @@
 
 CC      ?= cc
 CLANG   ?= clang
+# `make PLIANT_HOOKS=0` compiles every pliantd hookpoint out
+# (-DPLIANT_NO_HOOKS), the baseline for overhead measurements; it builds
+# into its own directory so that both builds coexist.
+PLIANT_HOOKS ?= 1
+ifeq ($(PLIANT_HOOKS),0)
+BUILD     ?= build/nohooks
+HOOK_DEFS := -DPLIANT_NO_HOOKS
+endif
 BUILD   ?= build
 SHARED  ?= ../shared
 
@@ -11,7 +19,7 @@ WARN    := -Wall -Wextra -Werror -Wshadow -Wno-missing-field-initializers
 CSTD    := -std=c11 -D_GNU_SOURCE
 INC     := -Iruntime/include -Iruntime/src -Iruntime/tools -Isdk/include
 OPT     ?= -O2 -g
-CFLAGS_BASE := $(CSTD) $(WARN) $(INC) -fPIC -fno-strict-aliasing
+CFLAGS_BASE := $(CSTD) $(WARN) $(INC) $(HOOK_DEFS) -fPIC -fno-strict-aliasing
 LIBS    := -lbpf -lelf -lz -lpthread
 
 SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -45,10 +53,13 @@ $(BUILD)/tsan/%.o: %.c
 # The library exports only what pliant.h marks PL_API: a smaller dynamic
 # symbol table, and direct calls between its own functions.
 $(BUILD)/rel/runtime/src/%.o: LIB_CFLAGS := -fvisibility=hidden
-# Code that runs only to report an error (messages, disassembly, source
-# lines) is compiled for size, a fifth smaller. Not the ELF loader or the
+# Code off every hot path is compiled for size, a fifth smaller: error
+# reporting (messages, disassembly, source lines), the verification cache
+# (once per load), map creation and the host's map API (programs call the
+# per-type operations in map_*.c), registration. Not the ELF loader or the
 # structural checks: at -Os they cost reloads a third more time.
-COLD_SRC := runtime/src/error.c runtime/src/elf_lines.c
+COLD_SRC := runtime/src/error.c runtime/src/elf_lines.c runtime/src/verify_cache.c runtime/src/maps.c \
+            runtime/src/runtime.c
 $(call rel_obj,$(COLD_SRC)): LIB_CFLAGS += -Os
 
 $(BUILD)/libpliant.a: $(call rel_obj,$(RUNTIME_SRC))
@@ -63,6 +74,10 @@ $(BUILD)/pliant-demo: $(call rel_obj,runtime/tools/pliant-demo.c) $(BUILD)/libpl
 	$(CC) -o $@ $^ $(LIBS)
 
 $(BUILD)/progs/%.o: tests/progs/%.c $(wildcard sdk/include/*.h) $(wildcard tests/progs/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+# Programs only the server tests load (e.g. one pliantd must refuse).
+$(BUILD)/server_progs/%.o: tests/server/progs/%.c $(wildcard sdk/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 $(BUILD)/extensions/%.bpf.o: extensions/%.bpf.c $(wildcard sdk/include/*.h)
@@ -82,6 +97,7 @@ $(BUILD)/tsan/run_tests: $(call tsan_obj,$(RUNTIME_SRC) $(TEST_SRC))
 SERVER_SRC      := $(wildcard server/*.c) $(wildcard engine/*.c)
 SERVER_LIBS     := -lsqlite3 -lcrypto
 SERVER_TEST_SRC := $(wildcard tests/server/*.c) tests/testlib.c
+SERVER_PROGS    := $(patsubst tests/server/progs/%.c,$(BUILD)/server_progs/%.o,$(wildcard tests/server/progs/*.c))
 $(BUILD)/pliantd: $(call rel_obj,$(SERVER_SRC)) $(BUILD)/libpliant.a
 	$(CC) -o $@ $^ $(LIBS) $(SERVER_LIBS)
 $(BUILD)/asan/pliantd: $(call asan_obj,$(SERVER_SRC) $(RUNTIME_SRC))
@@ -90,7 +106,7 @@ $(call asan_obj,$(SERVER_TEST_SRC)): CFLAGS_BASE += -I$(shell pg_config --includ
 $(BUILD)/asan/server_tests: $(call asan_obj,$(SERVER_TEST_SRC))
 	$(CC) $(SAN_ASAN) -o $@ $^ -lpq -lsqlite3 -lpthread
 
-test: $(BUILD)/asan/pliantd $(BUILD)/asan/server_tests $(BUILD)/pliantd
+test: $(BUILD)/asan/pliantd $(BUILD)/asan/server_tests $(BUILD)/pliantd $(SERVER_PROGS)
 test: $(BUILD)/asan/run_tests $(BUILD)/tsan/run_tests $(BUILD)/pliant-run $(TEST_PROGS) $(EXT_OBJS)
 	@PLIANT_SHARED=$(SHARED) PLIANT_BUILD=$(BUILD) tests/run-all.sh
 
