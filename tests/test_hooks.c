@@ -325,3 +325,25 @@ TEST(hook_swap_releases_last_map_reference_from_rcu_worker)
     }
     pl_runtime_free(rt); /* frees the last program and its map on the worker */
 }
+
+/* Regression: freeing the runtime while an attached program holds the last
+ * reference to a map frees the program, then (queued from the reclaimer)
+ * the map, whose destructor returns its bytes to the runtime: the runtime
+ * must outlive both. ASan reports a use after free otherwise. */
+TEST(hook_runtime_free_waits_for_maps_freed_by_programs)
+{
+    pl_runtime *rt;
+    CHECK_EQ(pl_runtime_new(NULL, &rt, NULL), 0);
+    pl_hook *h = make_hook(rt, "last_ref", NULL, 0);
+    pl_map *m;
+    pl_error err;
+    struct pl_map_spec spec = {.name = "m", .type = PL_MAP_HASH, .key_size = 4, .value_size = 8, .max_entries = 8};
+    CHECK_EQ(pl_map_create(rt, &spec, &m, &err), 0);
+    struct pl_insn code[] = {I(0x18, 1, 1, 0, 0), I(0, 0, 0, 0, 0), MOV64_IMM(0, 0), EXIT()};
+    pl_prog *p;
+    CHECK_EQ(pl_prog_load(rt, code, N(code), &(struct pl_prog_opts){.maps = &m, .nmaps = 1, .hook = h}, &p, &err), 0);
+    pl_map_put(m);
+    CHECK_EQ(pl_hook_attach(h, p, &err), 0);
+    pl_prog_put(p);
+    pl_runtime_free(rt);
+}

@@ -326,11 +326,12 @@ void pl_rcu_defer(void (*fn)(void *arg), void *arg)
 
 void pl_rcu_barrier(void)
 {
+    /* Until nothing is queued: freeing a program queues the free of its
+     * maps from the reclaimer, after the barrier began. */
     pthread_mutex_lock(&queue_lock);
-    uint64_t target = queued;
     barrier_waiting = true; /* no batching window while someone waits */
     pthread_cond_signal(&queue_cond);
-    while (completed < target)
+    while (completed < queued)
         pthread_cond_wait(&done_cond, &queue_lock);
     barrier_waiting = false;
     pthread_mutex_unlock(&queue_lock);
