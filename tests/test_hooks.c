@@ -62,10 +62,12 @@ TEST(hook_detached_runs_default_and_attached_runs_program)
     struct test_ctx ctx = {.in = 5};
     uint64_t ret = 0;
     CHECK_EQ(pl_hook_run(h, &ctx, &ret), PL_HOOK_DEFAULT);
+    CHECK(!pl_hook_is_attached(h));
 
     pl_prog *p1 = load_add(rt, h, 1), *p2 = load_add(rt, h, 2);
     CHECK(p1 && p2);
     CHECK_EQ(pl_hook_attach(h, p1, NULL), 0);
+    CHECK(pl_hook_is_attached(h));
     CHECK_EQ(pl_hook_run(h, &ctx, &ret), PL_HOOK_RAN);
     CHECK_EQ(ret, 6);
     CHECK_EQ(pl_hook_attach(h, p2, NULL), 0); /* replace */

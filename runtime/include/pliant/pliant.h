@@ -482,6 +482,13 @@ __attribute__((always_inline)) static inline int pl__hook_run_attached(pl_hook *
     return rc;
 }
 
+/* True when a program is attached: lets a host skip building a context
+ * that nothing will read (pl_hook_run makes the same test). */
+static inline bool pl_hook_is_attached(const pl_hook *hook)
+{
+    return atomic_load_explicit(&((const struct pl_hook_head *)hook)->active, memory_order_relaxed) != NULL;
+}
+
 /* The hot path: one load and one predictable branch when detached. Forced
  * inline: compilers otherwise split the attached part back out of line. */
 __attribute__((always_inline)) static inline int pl_hook_run(pl_hook *hook, void *ctx, uint64_t *ret)
