@@ -26,7 +26,8 @@ SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 SAN_TSAN := -fsanitize=thread -DPL_TSAN
 
 RUNTIME_SRC := $(wildcard runtime/src/*.c)
-TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c
+# engine/pcache.c is tested directly (tests/test_pcache.c), hence -lsqlite3.
+TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c engine/pcache.c
 TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%.o,$(wildcard tests/progs/*.c))
 EXT_SRC     := $(wildcard extensions/*.bpf.c)
 EXT_OBJS    := $(patsubst extensions/%.bpf.c,$(BUILD)/extensions/%.bpf.o,$(EXT_SRC))
@@ -87,9 +88,9 @@ $(BUILD)/extensions/%.bpf.o: extensions/%.bpf.c $(wildcard sdk/include/*.h)
 # Test binaries: everything in tests/*.c except the TSan-only concurrency
 # driver goes into the sanitizer build.
 $(BUILD)/asan/run_tests: $(call asan_obj,$(RUNTIME_SRC) $(TEST_SRC))
-	$(CC) $(SAN_ASAN) -o $@ $^ $(LIBS)
+	$(CC) $(SAN_ASAN) -o $@ $^ $(LIBS) -lsqlite3
 $(BUILD)/tsan/run_tests: $(call tsan_obj,$(RUNTIME_SRC) $(TEST_SRC))
-	$(CC) $(SAN_TSAN) -o $@ $^ $(LIBS)
+	$(CC) $(SAN_TSAN) -o $@ $^ $(LIBS) -lsqlite3
 
 # pliantd, the PostgreSQL-wire server (server/, engine/), and its test
 # binary: libpq clients, raw sockets, psql and pgbench against a live

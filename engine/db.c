@@ -64,13 +64,11 @@ static void fn_version(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 /* Tenant isolation and durability are server policy, not the client's:
  * ATTACH would open another tenant's file (or any file), and PRAGMAs that
  * write could turn off synchronous commits or the journal. Read-only
- * introspection PRAGMAs stay available. This callback is where the later
- * `authorize` hookpoint plugs in. */
-static int authorizer(void *user, int action, const char *a1, const char *a2, const char *a3, const char *a4)
+ * introspection PRAGMAs stay available. These rules come first; only what
+ * they allow reaches the caller's authorizer (the `authorize` hookpoint),
+ * which may deny or ignore more but never undo a built-in denial. */
+static int builtin_authorizer(int action, const char *a1, const char *a2)
 {
-    (void)user;
-    (void)a3;
-    (void)a4;
     switch (action) {
     case SQLITE_ATTACH:
     case SQLITE_DETACH:
@@ -94,6 +92,15 @@ static int authorizer(void *user, int action, const char *a1, const char *a2, co
     default:
         return SQLITE_OK;
     }
+}
+
+static int authorizer(void *user, int action, const char *a1, const char *a2, const char *a3, const char *a4)
+{
+    int rc = builtin_authorizer(action, a1, a2);
+    const struct eng_authorizer *a = user;
+    if (rc != SQLITE_OK || !a)
+        return rc;
+    return a->fn(a->user, action, a1, a2, a3, a4);
 }
 
 int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, char *err, size_t errlen)
@@ -134,7 +141,7 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
     sqlite3_create_function_v2(db, "current_database", 0, flags, dbn, fn_text, NULL, NULL, sqlite3_free);
     sqlite3_create_function_v2(db, "current_user", 0, flags, usr, fn_text, NULL, NULL, sqlite3_free);
     sqlite3_busy_timeout(db, 0);
-    sqlite3_set_authorizer(db, authorizer, NULL);
+    sqlite3_set_authorizer(db, authorizer, (void *)o->authorizer);
     *out = db;
     return 0;
 }

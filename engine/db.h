@@ -11,8 +11,18 @@
  * level at which a commit acknowledged to the client survives power loss. */
 enum eng_sync { ENG_SYNC_OFF = 0, ENG_SYNC_NORMAL = 1, ENG_SYNC_FULL = 2, ENG_SYNC_EXTRA = 3 };
 
+/* A further authorizer, consulted for actions the built-in rules allow
+ * (see eng_db_open): returns SQLITE_OK, SQLITE_DENY or SQLITE_IGNORE. */
+struct eng_authorizer {
+    int (*fn)(void *user, int action, const char *a1, const char *a2, const char *db, const char *trigger);
+    void *user;
+};
+
 struct eng_db_opts {
     enum eng_sync synchronous;
+    /* NULL: built-in rules only. Must outlive the connection (SQLite keeps
+     * the pointer). */
+    const struct eng_authorizer *authorizer;
     const char *dbname;   /* reported by current_database() */
     const char *username; /* reported by current_user() */
 };

@@ -110,6 +110,21 @@ int config_set(struct config *c, const char *key, const char *v, char *err, size
     } else if (strcmp(key, "log_level") == 0) {
         if (log_parse_level(v, &c->log_level))
             goto bad;
+    } else if (strcmp(key, "attach") == 0) {
+        /* Checked when the runtime exists (main.c); here only kept. */
+        if (!strchr(v, '='))
+            goto bad;
+        char **n = realloc(c->attach, sizeof *n * (size_t)(c->nattach + 1));
+        char *dup = strdup(v);
+        if (!n || !dup) {
+            free(dup);
+            if (n)
+                c->attach = n;
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        c->attach = n;
+        c->attach[c->nattach++] = dup;
     } else {
         snprintf(err, errlen, "unknown setting \"%s\"", key);
         return -1;
@@ -312,9 +327,13 @@ void config_free(struct config *c)
     }
     free(c->users);
     free(c->dbs);
+    for (int i = 0; i < c->nattach; i++)
+        free(c->attach[i]);
+    free(c->attach);
     c->users = NULL;
     c->dbs = NULL;
-    c->nusers = c->ndbs = 0;
+    c->attach = NULL;
+    c->nusers = c->ndbs = c->nattach = 0;
 }
 
 const struct cfg_user *config_user(const struct config *c, const char *name)

@@ -15,6 +15,7 @@
  *   busy_timeout_ms = 5000      # how long a statement waits for a lock before 40001
  *   shutdown_grace_ms = 5000    # SIGTERM: running statements get this long, then are canceled
  *   log_level = info            # debug | info | warn | error
+ *   attach = HOOK=FILE.o[:SECTION]  # attach a policy at start-up (repeatable; see server/hooks.h)
  *
  *   [database shop]             # a tenant; its file is created at start-up
  *   synchronous = full          # per-database override
@@ -67,6 +68,8 @@ struct config {
     int nusers;
     struct cfg_database *dbs;
     int ndbs;
+    char **attach;   /* "HOOK=FILE.o[:SECTION]", in order */
+    int nattach;
 };
 
 void config_defaults(struct config *c);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../engine/result.h"
+#include "hooks.h"
 #include "log.h"
 #include "session_int.h"
 
@@ -13,12 +14,40 @@
  * instead of being buffered whole. */
 #define FLUSH_THRESHOLD (64u << 10)
 
-/* SQLite progress callback (every 1000 VM steps): the query_progress
- * hookpoint goes here. Now: stop on cancel request or shutdown. */
+/* Hook contexts carry enum tr_kind as enum pl_stmt_kind (the SDK's frozen
+ * copy): a change to one must not silently renumber the other. */
+#define SAME_KIND(k) ((int)PL_KIND_##k == (int)TR_##k)
+_Static_assert(SAME_KIND(EMPTY) && SAME_KIND(QUERY) && SAME_KIND(INSERT) && SAME_KIND(UPDATE) && SAME_KIND(DELETE) &&
+                   SAME_KIND(BEGIN) && SAME_KIND(COMMIT) && SAME_KIND(ROLLBACK) && SAME_KIND(ROLLBACK_TO) &&
+                   SAME_KIND(SAVEPOINT) && SAME_KIND(RELEASE) && SAME_KIND(UTILITY) && SAME_KIND(NOOP) &&
+                   SAME_KIND(SET) && SAME_KIND(SHOW) && SAME_KIND(COPY_IN),
+               "enum pl_stmt_kind (sdk/include/pliant_hooks.h) must match enum tr_kind");
+#undef SAME_KIND
+
+/* SQLite progress callback (every PL_PROGRESS_STEPS VM steps): stop on a
+ * cancel request or shutdown; otherwise ask the query_progress hook.
+ * Built-in: continue. */
 int exec_progress(void *arg)
 {
     struct session *s = arg;
-    return atomic_load_explicit(&s->cancel, memory_order_relaxed) != CANCEL_NONE;
+    if (atomic_load_explicit(&s->cancel, memory_order_relaxed) != CANCEL_NONE)
+        return 1;
+#ifndef PLIANT_NO_HOOKS
+    s->progress_calls++;
+    struct pl_query_progress_ctx c = {.tenant = (uint32_t)s->tenant, .kind = (uint32_t)s->job.kind,
+                                      .fingerprint = s->job.fingerprint,
+                                      .elapsed_ns = sched_now_ns() - s->job.start_ns,
+                                      .vm_steps = s->progress_calls * PL_PROGRESS_STEPS};
+    uint64_t r;
+    if (pl_hook_run(hooks_tab[HK_QUERY_PROGRESS], &c, &r) == PL_HOOK_RAN && r == PL_PROGRESS_CANCEL) {
+        /* Recorded in the session so the error names the policy; a user
+         * cancel or shutdown that raced in first keeps its own reason. */
+        int none = CANCEL_NONE;
+        atomic_compare_exchange_strong(&s->cancel, &none, CANCEL_POLICY);
+        return 1;
+    }
+#endif
+    return 0;
 }
 
 void send_row_description(struct session *s, sqlite3_stmt *st, const uint32_t *oids, int ncols)
@@ -64,8 +93,11 @@ static void set_error(struct exec *ex, int rc)
     struct session *s = ex->s;
     ex->failed = true;
     if ((rc & 0xff) == SQLITE_INTERRUPT) {
-        if (atomic_load(&s->cancel) == CANCEL_SHUTDOWN)
+        int why = atomic_load(&s->cancel);
+        if (why == CANCEL_SHUTDOWN)
             eng_err_set(&ex->err, "57P01", "terminating connection due to administrator command");
+        else if (why == CANCEL_POLICY)
+            eng_err_set(&ex->err, "57014", "canceling statement due to policy (query_progress extension)");
         else
             eng_err_set(&ex->err, "57014", "canceling statement due to user request");
         return;
@@ -244,6 +276,7 @@ void exec_job(struct sched_job *job)
         set_error(ex, SQLITE_INTERRUPT);
         return;
     }
+    s->progress_calls = 0;
     atomic_store(&s->running, true);
     switch (ex->op) {
     case EX_SIMPLE:

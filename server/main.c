@@ -19,6 +19,7 @@
 
 #include "../engine/db.h"
 #include "auth_scram.h"
+#include "hooks.h"
 #include "log.h"
 #include "server.h"
 
@@ -46,6 +47,11 @@ static void usage(FILE *f)
             "      --busy-timeout-ms N  lock wait before a statement fails with 40001 (default 5000)\n"
             "      --shutdown-grace-ms N  on SIGTERM, running statements get this long (default 5000)\n"
             "      --log-level LEVEL    debug|info|warn|error (default info)\n"
+            "      --attach HOOK=FILE.o[:SECTION]\n"
+            "                           attach a policy (an eBPF object verified for HOOK) at start-up;\n"
+            "                           repeatable. Hooks: sched_enqueue, sched_pick, admit,\n"
+            "                           query_progress, query_end, authorize (sdk/include/pliant_hooks.h).\n"
+            "                           Without SECTION: the object's only program, or section hook/HOOK\n"
             "      --help               this text\n"
             "\n"
             "--add-user prints a [user] section for the config file: the password (first\n"
@@ -261,6 +267,7 @@ int main(int argc, char **argv)
         {"--max-connections", NULL, "max_connections"}, {"--max-message", NULL, "max_message"},
         {"--synchronous", NULL, "synchronous"}, {"--busy-timeout-ms", NULL, "busy_timeout_ms"},
         {"--shutdown-grace-ms", NULL, "shutdown_grace_ms"}, {"--log-level", NULL, "log_level"},
+        {"--attach", NULL, "attach"},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -351,6 +358,14 @@ int main(int argc, char **argv)
         snprintf(err, sizeof err, "cannot create the extension runtime: %s", perr.msg);
         goto startup_error;
     }
+    /* Hooks exist before any session or worker can reach a call site, and
+     * every --attach must succeed: a server running without the policy it
+     * was told to enforce (an authorizer, say) is worse than none. */
+    if (hooks_register(srv.rt, err, sizeof err))
+        goto startup_error;
+    for (int i = 0; i < srv.cfg.nattach; i++)
+        if (hooks_attach_spec(srv.rt, srv.cfg.attach[i], err, sizeof err))
+            goto startup_error;
     int port;
     int lfd = open_listener(&srv.cfg, &port, err, sizeof err);
     if (lfd < 0)

@@ -8,6 +8,7 @@
  * counts a SQLite-backed server serves. */
 #include <errno.h>
 #include <math.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 
 #include "../engine/result.h"
 #include "auth_scram.h"
+#include "hooks.h"
 #include "log.h"
 #include "session_int.h"
 
@@ -184,20 +186,39 @@ static bool run_job(struct session *s, struct exec *ex, const struct tr_result *
     atomic_store(&s->in_job, true);
     int rc = sched_run(srv->sched, &s->job, srv->cfg.busy_timeout_ms);
     atomic_store(&s->in_job, false);
-    if (rc != 0) {
+    if (rc == SCHED_STOPPING) {
         ex->failed = true;
         eng_err_set(&ex->err, "57P01", "terminating connection due to administrator command");
         return false;
     }
-    /* query_end hookpoint site: tenant, fingerprint, rows, server-measured
-     * time, status. */
+    if (rc == SCHED_REJECTED) {
+        /* Not an error of the statement: the server is (by the admit
+         * policy's judgement) too loaded to take it now. */
+        ex->failed = true;
+        eng_err_set(&ex->err, "53000", "statement rejected by the admission policy (server busy; retry later)");
+    }
+    uint64_t queue_ns = rc == 0 ? s->job.start_ns - s->job.enqueue_ns : 0;
+    uint64_t run_ns = rc == 0 ? s->job.end_ns - s->job.start_ns : 0;
+#ifndef PLIANT_NO_HOOKS
+    /* query_end: server-measured times, not SQLite's 1 ms profile. */
+    struct pl_query_end_ctx qe = {.tenant = (uint32_t)s->tenant, .kind = (uint32_t)s->job.kind,
+                                  .fingerprint = s->job.fingerprint, .rows = ex->rows + ex->changes,
+                                  .queue_ns = queue_ns, .elapsed_ns = run_ns, .attempts = s->job.attempts};
+    qe.status = rc == SCHED_REJECTED                                     ? PL_QUERY_REJECTED
+                : !ex->failed                                            ? PL_QUERY_OK
+                : strcmp(ex->err.sqlstate, "57014") == 0                 ? PL_QUERY_CANCELED
+                                                                         : PL_QUERY_ERROR;
+    uint64_t ignored;
+    (void)pl_hook_run(hooks_tab[HK_QUERY_END], &qe, &ignored);
+    if (rc == 0 && !ex->failed)
+        hooks_cost_record(s->job.fingerprint, run_ns);
+#endif
     log_event(LOG_DEBUG, "query_end", "pid=%d db=%s fp=%016llx op=%d rows=%llu queue_ns=%llu run_ns=%llu "
-                                      "attempts=%u status=%s",
+                                      "attempts=%u class=%d status=%s",
               s->pid, s->dbname, (unsigned long long)s->job.fingerprint, ex->op,
-              (unsigned long long)ex->rows, (unsigned long long)(s->job.start_ns - s->job.enqueue_ns),
-              (unsigned long long)(s->job.end_ns - s->job.start_ns), s->job.attempts,
-              ex->failed ? ex->err.sqlstate : "ok");
-    return true;
+              (unsigned long long)ex->rows, (unsigned long long)queue_ns, (unsigned long long)run_ns,
+              s->job.attempts, s->job.cls, ex->failed ? ex->err.sqlstate : "ok");
+    return rc == 0;
 }
 
 static bool run_sql(struct session *s, const char *sql, struct eng_err *err)
@@ -1351,6 +1372,10 @@ static bool authenticate_and_open(struct session *s)
     eng_db_path(cfg->data_dir, s->dbname, path, sizeof path);
     struct eng_db_opts o = {.synchronous = (enum eng_sync)(d->synchronous >= 0 ? d->synchronous : cfg->synchronous),
                             .dbname = s->dbname, .username = s->user};
+#ifndef PLIANT_NO_HOOKS
+    s->authz = (struct eng_authorizer){.fn = hooks_authorize, .user = &s->tenant};
+    o.authorizer = &s->authz;
+#endif
     sqlite3 *db;
     if (eng_db_open(path, &o, &db, err, sizeof err)) {
         log_event(LOG_ERROR, "db_open_failed", "db=%s msg=%s", s->dbname, log_q(err));
@@ -1484,6 +1509,12 @@ static void *session_main(void *arg)
         log_event(LOG_INFO, "session_end", "pid=%d user=%s db=%s", s->pid, log_q(s->user), s->dbname);
     }
     session_free(s);
+    /* Release this thread's OpenSSL and runtime state now rather than in
+     * thread-exit destructors: once nsessions drops, main may tear down
+     * the runtime and exit before those would run (ASan then reports
+     * OpenSSL's per-thread DRBG as leaked). */
+    OPENSSL_thread_stop();
+    pl_thread_unregister();
     pthread_mutex_lock(&srv->mu);
     srv->nsessions--;
     pthread_cond_broadcast(&srv->idle);

@@ -12,7 +12,8 @@
 #include "pgwire.h"
 #include "server.h"
 
-enum { CANCEL_NONE = 0, CANCEL_QUERY = 1, CANCEL_SHUTDOWN = 2 };
+/* CANCEL_POLICY: the query_progress hook canceled the running statement. */
+enum { CANCEL_NONE = 0, CANCEL_QUERY = 1, CANCEL_SHUTDOWN = 2, CANCEL_POLICY = 3 };
 
 struct pstmt {               /* a prepared statement (Parse) */
     char *name;
@@ -84,6 +85,8 @@ struct session {
     atomic_int cancel;     /* CANCEL_*: read by the progress handler */
     atomic_bool in_job;    /* a job is queued or running */
     atomic_bool running;   /* a worker is inside SQLite for this session */
+    uint64_t progress_calls; /* progress handler calls in the current job (worker only) */
+    struct eng_authorizer authz; /* the authorize hook's seam (outlives db) */
     struct sched_job job;
 };
 

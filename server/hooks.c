@@ -1,0 +1,279 @@
+#include "hooks.h"
+
+#include <sqlite3.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+pl_hook *hooks_tab[HK_COUNT];
+
+#ifndef PLIANT_NO_HOOKS
+
+static const char *const hook_names[HK_COUNT] = {
+    [HK_SCHED_ENQUEUE] = "sched_enqueue", [HK_SCHED_PICK] = "sched_pick", [HK_ADMIT] = "admit",
+    [HK_QUERY_PROGRESS] = "query_progress", [HK_QUERY_END] = "query_end", [HK_AUTHORIZE] = "authorize",
+};
+
+/* Policies may keep state in maps, read the clock and log; nothing else:
+ * the server offers no helper that could reach its own memory. */
+static const uint32_t hook_helpers[] = {
+    PL_HELPER_MAP_LOOKUP_ELEM, PL_HELPER_MAP_UPDATE_ELEM, PL_HELPER_MAP_DELETE_ELEM,
+    PL_HELPER_KTIME_GET_NS,    PL_HELPER_KTIME_GET_COARSE_NS, PL_HELPER_TRACE_PRINTK,
+};
+
+#define RD(type, member)                                                                                        \
+    {                                                                                                           \
+        #member, (uint32_t)offsetof(type, member), (uint32_t)sizeof(((type *)0)->member), PL_FIELD_READ,       \
+            PL_FIELD_SCALAR                                                                                     \
+    }
+
+static const struct pl_hook_field enqueue_fields[] = {
+    RD(struct pl_sched_enqueue_ctx, tenant),      RD(struct pl_sched_enqueue_ctx, kind),
+    RD(struct pl_sched_enqueue_ctx, fingerprint), RD(struct pl_sched_enqueue_ctx, queue_depth),
+    RD(struct pl_sched_enqueue_ctx, running),     RD(struct pl_sched_enqueue_ctx, recent_cost_ns),
+};
+static const struct pl_hook_field admit_fields[] = {
+    RD(struct pl_admit_ctx, tenant),      RD(struct pl_admit_ctx, kind),    RD(struct pl_admit_ctx, fingerprint),
+    RD(struct pl_admit_ctx, queue_depth), RD(struct pl_admit_ctx, running), RD(struct pl_admit_ctx, workers),
+    RD(struct pl_admit_ctx, attempts),    RD(struct pl_admit_ctx, waited_ns),
+};
+static const struct pl_hook_field progress_fields[] = {
+    RD(struct pl_query_progress_ctx, tenant),     RD(struct pl_query_progress_ctx, kind),
+    RD(struct pl_query_progress_ctx, fingerprint), RD(struct pl_query_progress_ctx, elapsed_ns),
+    RD(struct pl_query_progress_ctx, vm_steps),
+};
+static const struct pl_hook_field end_fields[] = {
+    RD(struct pl_query_end_ctx, tenant),   RD(struct pl_query_end_ctx, kind),
+    RD(struct pl_query_end_ctx, fingerprint), RD(struct pl_query_end_ctx, rows),
+    RD(struct pl_query_end_ctx, queue_ns), RD(struct pl_query_end_ctx, elapsed_ns),
+    RD(struct pl_query_end_ctx, status),   RD(struct pl_query_end_ctx, attempts),
+};
+static const struct pl_hook_field authorize_fields[] = {
+    RD(struct pl_authorize_ctx, tenant),    RD(struct pl_authorize_ctx, action),
+    RD(struct pl_authorize_ctx, arg1_hash), RD(struct pl_authorize_ctx, arg2_hash),
+    RD(struct pl_authorize_ctx, db_hash),   RD(struct pl_authorize_ctx, trigger_hash),
+};
+
+/* sched_pick's arrays: the runtime's fields are scalars, so one field per
+ * element, named like C ("runnable[2]"); the runtime copies the names. */
+static int pick_fields(struct pl_hook_field *f, char names[][32])
+{
+    int n = 0;
+    f[n++] = (struct pl_hook_field)RD(struct pl_sched_pick_ctx, nclasses);
+    f[n++] = (struct pl_hook_field)RD(struct pl_sched_pick_ctx, runnable_total);
+    f[n++] = (struct pl_hook_field)RD(struct pl_sched_pick_ctx, now_ns);
+    for (int i = 0; i < PL_SCHED_CLASSES; i++) {
+        snprintf(names[2 * i], 32, "runnable[%d]", i);
+        f[n++] = (struct pl_hook_field){names[2 * i], (uint32_t)offsetof(struct pl_sched_pick_ctx, runnable[i]),
+                                        sizeof(uint32_t), PL_FIELD_READ, PL_FIELD_SCALAR};
+        snprintf(names[2 * i + 1], 32, "oldest_wait_ns[%d]", i);
+        f[n++] = (struct pl_hook_field){names[2 * i + 1],
+                                        (uint32_t)offsetof(struct pl_sched_pick_ctx, oldest_wait_ns[i]),
+                                        sizeof(uint64_t), PL_FIELD_READ, PL_FIELD_SCALAR};
+    }
+    return n;
+}
+
+int hooks_register(pl_runtime *rt, char *err, size_t errlen)
+{
+    struct pl_hook_field pf[3 + 2 * PL_SCHED_CLASSES];
+    char pnames[2 * PL_SCHED_CLASSES][32];
+    int npf = pick_fields(pf, pnames);
+    const uint32_t nh = sizeof hook_helpers / sizeof hook_helpers[0];
+#define SPEC(id, ctxt, flds, nflds, ranged, lo, hi)                                                              \
+    [id] = {.name = hook_names[id], .ctx_size = sizeof(ctxt), .fields = flds, .nfields = (uint32_t)(nflds),      \
+            .helpers = hook_helpers, .nhelpers = nh, .has_ret_range = ranged, .ret_min = lo, .ret_max = hi}
+#define N(a) (sizeof a / sizeof a[0])
+    const struct pl_hook_spec specs[HK_COUNT] = {
+        SPEC(HK_SCHED_ENQUEUE, struct pl_sched_enqueue_ctx, enqueue_fields, N(enqueue_fields), true, 0,
+             PL_SCHED_CLASSES - 1),
+        SPEC(HK_SCHED_PICK, struct pl_sched_pick_ctx, pf, npf, true, 0, PL_SCHED_CLASSES - 1),
+        SPEC(HK_ADMIT, struct pl_admit_ctx, admit_fields, N(admit_fields), true, PL_ADMIT_ACCEPT, PL_ADMIT_REJECT),
+        SPEC(HK_QUERY_PROGRESS, struct pl_query_progress_ctx, progress_fields, N(progress_fields), true,
+             PL_PROGRESS_CONTINUE, PL_PROGRESS_CANCEL),
+        /* The answer is ignored, so any value is valid. */
+        SPEC(HK_QUERY_END, struct pl_query_end_ctx, end_fields, N(end_fields), false, 0, 0),
+        SPEC(HK_AUTHORIZE, struct pl_authorize_ctx, authorize_fields, N(authorize_fields), true, PL_AUTH_ALLOW,
+             PL_AUTH_IGNORE),
+    };
+#undef SPEC
+#undef N
+    for (int i = 0; i < HK_COUNT; i++) {
+        pl_error perr;
+        if (pl_hook_register(rt, &specs[i], &hooks_tab[i], &perr)) {
+            snprintf(err, errlen, "cannot register hook %s: %s", hook_names[i], perr.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int hooks_attach_spec(pl_runtime *rt, const char *spec, char *err, size_t errlen)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", spec) >= (int)sizeof buf) {
+        snprintf(err, errlen, "--attach %.200s...: too long", spec);
+        return -1;
+    }
+    char *eq = strchr(buf, '=');
+    if (!eq || eq == buf || !eq[1]) {
+        snprintf(err, errlen, "--attach %.900s: expected HOOK=FILE.o[:SECTION]", spec);
+        return -1;
+    }
+    *eq = 0;
+    const char *hook_name = buf;
+    char *path = eq + 1, *section = NULL;
+    /* Section names contain '/' ("hook/authorize"), so the split is at the
+     * last ".o:" rather than at the last ':'. */
+    for (char *p = strstr(path, ".o:"); p; p = strstr(p + 1, ".o:"))
+        section = p + 2;
+    if (section) {
+        *section++ = 0;
+        if (!*section) {
+            snprintf(err, errlen, "--attach %.900s: empty section name after ':'", spec);
+            return -1;
+        }
+    }
+    int id = -1;
+    for (int i = 0; i < HK_COUNT; i++)
+        if (strcmp(hook_name, hook_names[i]) == 0)
+            id = i;
+    if (id < 0) {
+        snprintf(err, errlen,
+                 "--attach %.900s: unknown hook \"%.64s\" (hooks: sched_enqueue, sched_pick, admit, "
+                 "query_progress, query_end, authorize)",
+                 spec, hook_name);
+        return -1;
+    }
+    pl_hook *h = hooks_tab[id];
+    pl_prog *cur = pl_hook_current(h);
+    if (cur) {
+        pl_prog_put(cur);
+        snprintf(err, errlen, "--attach %.900s: hook %s already has a program attached (one per hook)", spec,
+                 hook_name);
+        return -1;
+    }
+    pl_error perr;
+    pl_object *obj = NULL;
+    /* Verified for this hook: its fields, helpers and return range. */
+    if (pl_object_open_file(rt, path, &(struct pl_object_opts){.hook = h}, &obj, &perr)) {
+        snprintf(err, errlen, "--attach %.900s: cannot load %s for hook %s: %s", spec, path, hook_name, perr.msg);
+        return -1;
+    }
+    pl_prog *prog = NULL;
+    char want[96];
+    snprintf(want, sizeof want, "hook/%.64s", hook_names[id]);
+    if (section)
+        prog = pl_object_find_prog(obj, section);
+    else if (pl_object_prog_count(obj) == 1)
+        prog = pl_object_prog(obj, 0);
+    else
+        prog = pl_object_find_prog(obj, want);
+    if (!prog) {
+        if (section)
+            snprintf(err, errlen, "--attach %.900s: %s has no program in section \"%s\"", spec, path, section);
+        else
+            snprintf(err, errlen, "--attach %.900s: %s holds %u programs and none in section \"%s\"; name one "
+                                  "with :SECTION",
+                     spec, path, pl_object_prog_count(obj), want);
+        pl_object_close(obj);
+        return -1;
+    }
+    int rc = pl_hook_attach(h, prog, &perr);
+    if (rc)
+        snprintf(err, errlen, "--attach %.900s: cannot attach to %s: %s", spec, hook_name, perr.msg);
+    else
+        log_event(LOG_INFO, "hook_attached", "hook=%s file=%s prog=%s insns=%u jit=%d", hook_name, log_q(path),
+                  log_q(pl_prog_name(prog)), pl_prog_insn_count(prog), pl_prog_is_jitted(prog));
+    /* The hook holds its own reference to the program (and the program to
+     * its maps); the object is no longer needed. */
+    pl_object_close(obj);
+    return rc ? -1 : 0;
+}
+
+#define COST_SLOTS 4096u /* power of two */
+/* Two independent words per slot: a reader may pair one writer's
+ * fingerprint with another's cost. Acceptable for a scheduling hint, and
+ * it keeps the query_end path free of locks. */
+static struct {
+    _Atomic uint64_t fp, ns;
+} cost_tab[COST_SLOTS];
+
+static uint32_t cost_slot(uint64_t fp) { return (uint32_t)((fp ^ (fp >> 29) ^ (fp >> 47)) & (COST_SLOTS - 1)); }
+
+void hooks_cost_record(uint64_t fingerprint, uint64_t ns)
+{
+    if (!fingerprint)
+        return;
+    uint32_t i = cost_slot(fingerprint);
+    atomic_store_explicit(&cost_tab[i].ns, ns ? ns : 1, memory_order_relaxed);
+    atomic_store_explicit(&cost_tab[i].fp, fingerprint, memory_order_relaxed);
+}
+
+uint64_t hooks_cost_lookup(uint64_t fingerprint)
+{
+    if (!fingerprint)
+        return 0;
+    uint32_t i = cost_slot(fingerprint);
+    if (atomic_load_explicit(&cost_tab[i].fp, memory_order_relaxed) != fingerprint)
+        return 0;
+    return atomic_load_explicit(&cost_tab[i].ns, memory_order_relaxed);
+}
+
+static uint64_t name_hash(const char *s) { return s ? pl_name_hash(s) : 0; }
+
+int hooks_authorize(void *user, int action, const char *a1, const char *a2, const char *db, const char *trigger)
+{
+    struct pl_authorize_ctx c = {.tenant = (uint32_t)*(const int *)user, .action = (uint32_t)action};
+    uint64_t ret;
+    /* Hashed before knowing whether a program is attached: asking costs a
+     * shared reference count, while FNV over a few short names is noise
+     * next to the prepare that calls this. */
+    c.arg1_hash = name_hash(a1);
+    c.arg2_hash = name_hash(a2);
+    c.db_hash = name_hash(db);
+    c.trigger_hash = name_hash(trigger);
+    if (pl_hook_run(hooks_tab[HK_AUTHORIZE], &c, &ret) != PL_HOOK_RAN)
+        return SQLITE_OK;
+    return ret == PL_AUTH_DENY ? SQLITE_DENY : ret == PL_AUTH_IGNORE ? SQLITE_IGNORE : SQLITE_OK;
+}
+
+#else /* PLIANT_NO_HOOKS */
+
+int hooks_register(pl_runtime *rt, char *err, size_t errlen)
+{
+    (void)rt;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+int hooks_attach_spec(pl_runtime *rt, const char *spec, char *err, size_t errlen)
+{
+    (void)rt;
+    snprintf(err, errlen, "--attach %.900s: this pliantd was built without hookpoints (PLIANT_HOOKS=0)", spec);
+    return -1;
+}
+
+void hooks_cost_record(uint64_t fingerprint, uint64_t ns)
+{
+    (void)fingerprint;
+    (void)ns;
+}
+
+uint64_t hooks_cost_lookup(uint64_t fingerprint)
+{
+    (void)fingerprint;
+    return 0;
+}
+
+int hooks_authorize(void *user, int action, const char *a1, const char *a2, const char *db, const char *trigger)
+{
+    (void)user, (void)action, (void)a1, (void)a2, (void)db, (void)trigger;
+    return SQLITE_OK;
+}
+
+#endif
