@@ -1,7 +1,8 @@
 /*
- * Verification time per program: every shipped extension (loaded for the
- * demo hook, like runtime/tools/pliant-demo.c does) and the verifier's
- * accept corpus (the objects in build/progs: accept_* for the "accept" hook of
+ * Verification time per program: every shipped extension (each verified
+ * for its own hook: pliantd's query hooks and the buffer pool's page_evict
+ * registered by their own code, the runtime demo's hook as
+ * runtime/tools/pliant-demo.c does) and the verifier's accept corpus (the objects in build/progs: accept_* for the "accept" hook of
  * tests/test_verifier_accept.c, the older test programs without a hook).
  * Each object is opened ROUNDS times; per program the table gives the
  * median and maximum of pl_prog_verifier_stats().ns, and the verifier's
@@ -12,6 +13,8 @@
  *   bench_verify <build dir>     # prints a Markdown section for RESULTS.md
  */
 #include "pliant/pliant.h"
+#include "../engine/pcache.h"
+#include "../server/hooks.h"
 #include "pliant_demo.h"
 #include "../tests/progs/accept_ctx.h"
 #include "bench_util.h"
@@ -199,11 +202,26 @@ int main(int argc, char **argv)
     pl_error err;
     struct pl_helper_spec mix = {.id = 900, .name = "pl_test_mix", .fn = test_mix,
                                  .args = {PL_ARG_SCALAR, PL_ARG_SCALAR}, .ret = PL_RET_SCALAR};
-    if (pl_runtime_new(&(struct pl_runtime_opts){.log = quiet}, &rt, &err) || pl_helper_register(rt, &mix, &err)) {
+    /* Every round must verify: the cache would answer all but the first. */
+    if (pl_runtime_new(&(struct pl_runtime_opts){.flags = PL_RUNTIME_NO_VERIFY_CACHE, .log = quiet}, &rt, &err) ||
+        pl_helper_register(rt, &mix, &err)) {
         fprintf(stderr, "bench_verify: %s\n", err.msg);
         return 1;
     }
     pl_hook *demo = demo_hook(rt), *accept = accept_hook(rt);
+    char herr[256];
+    if (hooks_register(rt, herr, sizeof(herr)) || pcache_register_hooks(rt, herr, sizeof(herr))) {
+        fprintf(stderr, "bench_verify: %s\n", herr);
+        return 1;
+    }
+    /* Which hook each shipped extension is written for, by file name. */
+    static const struct {
+        const char *prefix, *hook;
+    } ext_hooks[] = {
+        {"demo_evict", "demo_evict"}, {"evict_", "page_evict"}, {"admit_", "admit"},
+        {"authorize_", "authorize"}, {"progress_", "query_progress"}, {"query_end_", "query_end"},
+        {"sched_enqueue_", "sched_enqueue"}, {"sched_pick_", "sched_pick"},
+    };
     static char names[256][128];
     char dir[512], path[1024 + 160];
 
@@ -213,7 +231,11 @@ int main(int argc, char **argv)
         if (!strcmp(names[i], "demo_evict_unsafe.bpf.o"))
             continue; /* must be rejected: tests/test_verifier_accept.c checks that */
         snprintf(path, sizeof(path), "%s/%.127s", dir, names[i]);
-        measure(rt, path, names[i], !strncmp(names[i], "demo_evict", 10) ? demo : NULL, true);
+        const pl_hook *h = NULL;
+        for (size_t k = 0; k < sizeof(ext_hooks) / sizeof(ext_hooks[0]) && !h; k++)
+            if (!strncmp(names[i], ext_hooks[k].prefix, strlen(ext_hooks[k].prefix)))
+                h = !strcmp(ext_hooks[k].hook, "demo_evict") ? demo : pl_hook_find(rt, ext_hooks[k].hook);
+        measure(rt, path, names[i], h, true);
     }
     snprintf(dir, sizeof(dir), "%s/progs", build);
     n = list(dir, ".o", names, 256);
@@ -239,7 +261,8 @@ int main(int argc, char **argv)
     printf("`bench/bench_verify.c`: each object opened %d times (interpreter only, so the figure is\n"
            "verification alone: `pl_prog_verifier_stats().ns`); per program the median and the maximum\n"
            "over the rounds, and the verifier's work, which is the same every round. Shipped extensions\n"
-           "are verified for the demo hook (`sdk/include/pliant_demo.h`), `accept_*` for the accept\n"
+           "are verified for their own hooks (pliantd's query hooks, the buffer pool's page_evict, the\n"
+           "runtime demo's hook), `accept_*` for the accept\n"
            "corpus hook (`tests/progs/accept_ctx.h`), the older test programs without a hook;\n"
            "`demo_evict_unsafe` (must be rejected) and the objects built to fail are left out.\n\n",
            ROUNDS);
