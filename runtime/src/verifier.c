@@ -617,6 +617,24 @@ static void insn_uses(const pl_prog *p, uint32_t i, uint16_t *use, uint16_t *def
     *use |= 1u << 10; /* the frame pointer is always live */
 }
 
+/* Successors of an instruction in the control flow graph: [0] the
+ * fall-through (UINT32_MAX if none), [1] the jump target (UINT32_MAX if
+ * none). Calls fall through: functions are separate graphs. */
+static void successors(const pl_prog *p, uint32_t node, uint32_t succ[2])
+{
+    const struct pl_insn *in = &p->insns[node];
+    uint8_t cls = BPF_CLASS(in->code), op = BPF_OP(in->code);
+    bool jmp = cls == BPF_JMP || cls == BPF_JMP32;
+    succ[0] = succ[1] = UINT32_MAX;
+    if (!(jmp && (op == BPF_EXIT || op == BPF_JA)))
+        succ[0] = node + (in->code == BPF_LDDW ? 2 : 1);
+    if (jmp && op != BPF_CALL && op != BPF_EXIT)
+        succ[1] = (uint32_t)((int64_t)node + (cls == BPF_JMP32 && op == BPF_JA ? in->imm : in->off) + 1);
+    for (int k = 0; k < 2; k++)
+        if (succ[k] >= p->ninsns)
+            succ[k] = UINT32_MAX;
+}
+
 /* Backward dataflow to a fixed point: live[i] = registers read at or after i
  * before being written. */
 static void compute_liveness(struct verifier *v)
@@ -626,18 +644,15 @@ static void compute_liveness(struct verifier *v)
     while (changed) {
         changed = false;
         for (uint32_t i = p->ninsns; i-- > 0;) {
-            const struct pl_insn *in = &p->insns[i];
             if (i > 0 && p->insns[i - 1].code == BPF_LDDW)
                 continue; /* second half of lddw */
             uint16_t use, def, out = 0;
+            uint32_t succ[2];
             insn_uses(p, i, &use, &def);
-            uint8_t cls = BPF_CLASS(in->code), op = BPF_OP(in->code);
-            bool jmp = cls == BPF_JMP || cls == BPF_JMP32;
-            uint32_t next = i + (in->code == BPF_LDDW ? 2 : 1);
-            if (!(jmp && (op == BPF_EXIT || op == BPF_JA)) && next < p->ninsns)
-                out |= v->live[next];
-            if (jmp && op != BPF_CALL && op != BPF_EXIT)
-                out |= v->live[i + (cls == BPF_JMP32 && op == BPF_JA ? in->imm : in->off) + 1];
+            successors(p, i, succ);
+            for (int k = 0; k < 2; k++)
+                if (succ[k] != UINT32_MAX)
+                    out |= v->live[succ[k]];
             uint16_t in_live = (uint16_t)(use | (out & ~def));
             if (in_live != v->live[i]) {
                 v->live[i] = in_live;
@@ -647,26 +662,21 @@ static void compute_liveness(struct verifier *v)
     }
 }
 
+/* Where paths meet: jump targets, function entries and returns from local
+ * calls. */
 static void mark_prune_points(struct verifier *v)
 {
     const pl_prog *p = v->prog;
     for (uint32_t s = 0; s < p->nsubprogs; s++)
         v->prune_point[p->subprogs[s]] = 1;
-    for (uint32_t i = 0; i < p->ninsns; i++) {
+    for (uint32_t i = 0; i < p->ninsns; i += p->insns[i].code == BPF_LDDW ? 2 : 1) {
         const struct pl_insn *in = &p->insns[i];
-        uint8_t cls = BPF_CLASS(in->code), op = BPF_OP(in->code);
-        if (in->code == BPF_LDDW) {
-            i++;
-            continue;
-        }
-        if (cls != BPF_JMP && cls != BPF_JMP32)
-            continue;
-        if (op == BPF_CALL) {
-            if (in->src == BPF_PSEUDO_CALL && i + 1 < p->ninsns)
-                v->prune_point[i + 1] = 1;
-        } else if (op != BPF_EXIT) {
-            v->prune_point[i + (cls == BPF_JMP32 && op == BPF_JA ? in->imm : in->off) + 1] = 1;
-        }
+        uint32_t succ[2];
+        successors(p, i, succ);
+        if (succ[1] != UINT32_MAX)
+            v->prune_point[succ[1]] = 1;
+        if (in->code == (BPF_JMP | BPF_CALL) && in->src == BPF_PSEUDO_CALL && succ[0] != UINT32_MAX)
+            v->prune_point[succ[0]] = 1;
     }
 }
 
@@ -878,23 +888,6 @@ static int explore(struct verifier *v)
     return rc;
 }
 
-/* Successors of an instruction in the control flow graph: [0] the
- * fall-through (UINT32_MAX if none), [1] the jump target (UINT32_MAX if
- * none). Calls fall through: functions are separate graphs. */
-static void successors(const pl_prog *p, uint32_t node, uint32_t succ[2])
-{
-    const struct pl_insn *in = &p->insns[node];
-    uint8_t cls = BPF_CLASS(in->code), op = BPF_OP(in->code);
-    bool jmp = cls == BPF_JMP || cls == BPF_JMP32;
-    succ[0] = succ[1] = UINT32_MAX;
-    if (!(jmp && (op == BPF_EXIT || op == BPF_JA)))
-        succ[0] = node + (in->code == BPF_LDDW ? 2 : 1);
-    if (jmp && op != BPF_CALL && op != BPF_EXIT)
-        succ[1] = (uint32_t)((int64_t)node + (cls == BPF_JMP32 && op == BPF_JA ? in->imm : in->off) + 1);
-    for (int k = 0; k < 2; k++)
-        if (succ[k] >= p->ninsns)
-            succ[k] = UINT32_MAX;
-}
 
 /* One depth-first search from every function entry computes what the
  * exploration needs about the control flow graph:
