@@ -114,8 +114,11 @@ test: $(BUILD)/asan/run_tests $(BUILD)/tsan/run_tests $(BUILD)/pliant-run $(TEST
 bench: all
 	@$(MAKE) -s -f bench/bench.mk BUILD=$(BUILD)
 
+# Two parts: the runtime on its own (live policy swaps in a cache
+# simulation), then pliantd with psql and pgbench (scripts/demo.sh).
 demo: all
 	$(BUILD)/pliant-demo $(BUILD)/extensions
+	scripts/demo.sh $(BUILD)
 
 # libFuzzer harness for the ELF loader (not part of `make test`): the whole
 # runtime built with clang's fuzzer and sanitizers, seeded with the test and

@@ -17,9 +17,15 @@ BENCHES := dispatch jit reload verify
 BINS    := $(patsubst %,$(B)/bench_%,$(BENCHES))
 KERNELS := $(patsubst bench/kernels/%.bpf.c,$(B)/%.bpf.o,$(wildcard bench/kernels/*.bpf.c))
 
-.PHONY: run
-run: $(BINS) $(KERNELS)
+.PHONY: run nohooks
+run: $(BINS) $(KERNELS) nohooks
 	@BUILD=$(BUILD) bench/run.sh
+
+# The baseline of bench/bench_pgbench.sh: pliantd with every hook compiled
+# out, in its own build directory (the Makefile's PLIANT_HOOKS=0 build).
+# Phony so that the Makefile, which knows its dependencies, decides.
+nohooks:
+	@$(MAKE) -s -f Makefile PLIANT_HOOKS=0 BUILD=$(BUILD)/nohooks $(BUILD)/nohooks/pliantd
 
 $(B)/bench_%: bench/bench_%.c bench/bench_util.h bench/kernels.h runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
 	@mkdir -p $(B)

@@ -241,7 +241,77 @@ int hooks_authorize(void *user, int action, const char *a1, const char *a2, cons
     return ret == PL_AUTH_DENY ? SQLITE_DENY : ret == PL_AUTH_IGNORE ? SQLITE_IGNORE : SQLITE_OK;
 }
 
+static uint64_t load_uint(const unsigned char *p, uint32_t size)
+{
+    if (size == 4) {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return v;
+    }
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* One map's non-zero entries into buf as " key:value"; false when the map
+ * holds something other than integers (then it is skipped, not guessed). */
+static bool format_map(pl_map *m, char *buf, size_t len)
+{
+    const struct pl_map_spec *sp = pl_map_info(m);
+    bool perthread = sp->type == PL_MAP_PERTHREAD_ARRAY;
+    if ((sp->type != PL_MAP_ARRAY && !perthread && sp->type != PL_MAP_HASH && sp->type != PL_MAP_LRU_HASH) ||
+        (sp->key_size != 4 && sp->key_size != 8) || (sp->value_size != 4 && sp->value_size != 8))
+        return false;
+    size_t nval = perthread ? PL_MAX_THREADS : 1;
+    unsigned char *val = malloc(nval * sp->value_size);
+    if (!val)
+        return false;
+    unsigned char key[8], next[8];
+    size_t used = 0;
+    buf[0] = 0;
+    /* Iteration stops early when the line is full: the line says so. */
+    for (const void *k = NULL; pl_map_next_key(m, k, next) == 0; k = key) {
+        memcpy(key, next, sp->key_size);
+        if (pl_map_lookup(m, key, val) != 0)
+            continue;
+        uint64_t sum = 0;
+        for (size_t t = 0; t < nval; t++)
+            sum += load_uint(val + t * sp->value_size, sp->value_size);
+        if (sum == 0)
+            continue;
+        int n = snprintf(buf + used, len - used, " %llu:%llu", (unsigned long long)load_uint(key, sp->key_size),
+                         (unsigned long long)sum);
+        if (n < 0 || (size_t)n >= len - used - 4) {
+            snprintf(buf + used, len - used, " ...");
+            break;
+        }
+        used += (size_t)n;
+    }
+    free(val);
+    return true;
+}
+
+void hooks_log_maps(void)
+{
+    /* log_q() quotes into 512 bytes; a longer line ends in " ...". */
+    static char buf[480];
+    for (int h = 0; h < HK_COUNT; h++) {
+        pl_prog *p = hooks_tab[h] ? pl_hook_current(hooks_tab[h]) : NULL;
+        if (!p)
+            continue;
+        for (uint32_t i = 0; i < pl_prog_map_count(p); i++) {
+            pl_map *m = pl_prog_map(p, i);
+            if (m && format_map(m, buf, sizeof buf))
+                log_event(LOG_INFO, "hook_map", "hook=%s prog=%s map=%s entries=%s", hook_names[h],
+                          log_q(pl_prog_name(p)), log_q(pl_map_info(m)->name ? pl_map_info(m)->name : "?"), log_q(buf[0] ? buf + 1 : ""));
+        }
+        pl_prog_put(p);
+    }
+}
+
 #else /* PLIANT_NO_HOOKS */
+
+void hooks_log_maps(void) {}
 
 int hooks_register(pl_runtime *rt, char *err, size_t errlen)
 {

@@ -44,4 +44,12 @@ uint64_t hooks_cost_lookup(uint64_t fingerprint);
  * the session's tenant index (an int). Returns SQLITE_OK/DENY/IGNORE. */
 int hooks_authorize(void *user, int action, const char *a1, const char *a2, const char *db, const char *trigger);
 
+/* Logs, at shutdown, one `hook_map` line per map of each attached program
+ * whose keys and values are 4- or 8-byte integers: its non-zero entries as
+ * key:value (per-thread arrays summed over threads). The only read-only
+ * window on a policy's maps until a SQL-visible one exists (issue 6), e.g.
+ * query_end_latency_hist's histogram. Call before the workers stop: maps
+ * still change while statements run. */
+void hooks_log_maps(void);
+
 #endif

@@ -432,6 +432,8 @@ int main(int argc, char **argv)
         sessions_cancel_all(&srv);
         wait_sessions(&srv, 0);
     }
+    /* Sessions are gone, so the policies' maps hold their final state. */
+    hooks_log_maps();
     sched_stop(srv.sched);
     pl_runtime_free(srv.rt);
     if (srv.cfg.port_file[0])

@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# pliantd's hook overhead end to end (issue 4): pgbench throughput and
+# latency against three servers —
+#   out       build/nohooks/pliantd (make PLIANT_HOOKS=0): every hook compiled out
+#   detached  build/pliantd, nothing attached (the inline "attached?" checks)
+#   defaults  build/pliantd with the six default extensions attached
+# — for select-only (-S) and read-write (-N, pgbench's simple update) runs.
+# All three servers run at once on loopback ephemeral ports, each on its own
+# copy of one initialised database; variants are interleaved round by round
+# (the first variant rotates) and each figure is the median of per-round
+# ratios against "out", as the other benchmarks do. Prints a markdown
+# section and @target lines for bench/run.sh's summary.
+#
+# Usage: bench/bench_pgbench.sh BUILD_DIR   (env: ROUNDS, SECS, CLIENTS)
+set -euo pipefail
+build=${1:?usage: bench_pgbench.sh BUILD_DIR}
+rounds=${ROUNDS:-5}
+secs=${SECS:-3}
+clients=${CLIENTS:-4}
+
+die() { echo "bench_pgbench: $*" >&2; exit 1; }
+
+pgbench=
+for p in /usr/lib/postgresql/{15,16,17}/bin/pgbench /usr/bin/pgbench; do
+    [ -x "$p" ] && { pgbench=$p; break; }
+done
+[ -n "$pgbench" ] || die "pgbench not found (Debian package postgresql-15; scripts/install-deps.sh)"
+for f in "$build/pliantd" "$build/nohooks/pliantd"; do
+    [ -x "$f" ] || die "$f missing (make all; make PLIANT_HOOKS=0 all)"
+done
+ext=$build/extensions
+defaults=(sched_enqueue=$ext/sched_enqueue_default.bpf.o sched_pick=$ext/sched_pick_fifo.bpf.o
+          admit=$ext/admit_default.bpf.o query_progress=$ext/progress_default.bpf.o
+          query_end=$ext/query_end_default.bpf.o authorize=$ext/authorize_default.bpf.o)
+
+tmp=$(mktemp -d /tmp/pliant-bench-pgbench.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start NAME BINARY [--attach SPEC]...: a server on its own data dir and a
+# free port; sets port_NAME. synchronous=normal (WAL: no fsync per commit)
+# so the read-write figures measure the server's code path, which hooks
+# can slow, rather than the disk's flush latency, which they cannot.
+start() {
+    local name=$1 bin=$2; shift 2
+    mkdir -p "$tmp/$name"
+    "$bin" --trust -D "$tmp/$name/data" -d bench -p 0 --port-file "$tmp/$name/port" \
+        --synchronous normal --log-level info "$@" 2>"$tmp/$name/log" &
+    pids+=($!)
+    local i
+    for i in $(seq 100); do
+        [ -s "$tmp/$name/port" ] && { printf -v "port_$name" %s "$(cat "$tmp/$name/port")"; return 0; }
+        kill -0 "${pids[-1]}" 2>/dev/null || die "$name did not start: $(cat "$tmp/$name/log")"
+        sleep 0.05
+    done
+    die "$name: no port after 5 s"
+}
+stop_all() {
+    for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    pids=()
+}
+
+# One initialised database (pgbench -i -s 1: 100,000 accounts), cleanly
+# shut down, then copied: every variant starts from the same bytes.
+start init "$build/nohooks/pliantd"
+"$pgbench" -h 127.0.0.1 -p "$port_init" -U bench -i -s 1 -q bench >"$tmp/init.out" 2>&1 ||
+    die "pgbench -i failed: $(cat "$tmp/init.out")"
+stop_all
+for v in out detached defaults; do
+    mkdir -p "$tmp/$v"
+    cp -r "$tmp/init/data" "$tmp/$v/data"
+done
+attach=()
+for s in "${defaults[@]}"; do attach+=(--attach "$s"); done
+start out "$build/nohooks/pliantd"
+start detached "$build/pliantd"
+start defaults "$build/pliantd" "${attach[@]}"
+# A server that silently ran without its policies would measure nothing.
+[ "$(grep -c hook_attached "$tmp/defaults/log")" -eq 6 ] || die "defaults: not all six attached: $(cat "$tmp/defaults/log")"
+
+variants=(out detached defaults)
+# run MODE VARIANT ROUND: one pgbench run; appends "mode variant round tps lat_ms".
+run() {
+    local mode=$1 v=$2 r=$3 port flag out
+    port=port_$v
+    case $mode in select) flag=-S ;; readwrite) flag=-N ;; esac
+    out=$("$pgbench" -h 127.0.0.1 -p "${!port}" -U bench -n $flag -M prepared -c "$clients" -j 2 -T "$secs" \
+        bench 2>&1) || die "pgbench $flag against $v failed: $out"
+    local tps lat
+    tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' <<<"$out")
+    lat=$(sed -n 's/^latency average = \([0-9.]*\) ms/\1/p' <<<"$out")
+    [ -n "$tps" ] && [ -n "$lat" ] || die "cannot parse pgbench output: $out"
+    echo "$mode $v $r $tps $lat" >>"$tmp/runs"
+}
+# Warm-up, not recorded: the first seconds of a fresh server (cold page
+# cache, prepared-statement caches, WAL growing from empty) would
+# otherwise land in whichever variant happens to run first.
+for v in "${variants[@]}"; do
+    port=port_$v
+    for flag in -S -N; do
+        "$pgbench" -h 127.0.0.1 -p "${!port}" -U bench -n $flag -M prepared -c "$clients" -j 2 -T 1 bench \
+            >/dev/null 2>&1 || die "warm-up pgbench $flag against $v failed"
+    done
+done
+for mode in select readwrite; do
+    for r in $(seq 0 $((rounds - 1))); do
+        for i in 0 1 2; do
+            run "$mode" "${variants[$(((r + i) % 3))]}" "$r"
+        done
+    done
+done
+stop_all
+
+# Medians: of per-round ratios tps(variant)/tps(out), of tps, of latency.
+summary=$(awk '
+    function median(arr, n,   i, j, t) {
+        for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (arr[j] < arr[i]) { t = arr[i]; arr[i] = arr[j]; arr[j] = t }
+        return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+    }
+    { tps[$1, $2, $3] = $4; lat[$1, $2, $3] = $5; R[$3] = 1 }
+    END {
+        split("select readwrite", modes, " "); split("out detached defaults", vs, " ")
+        for (mi = 1; mi <= 2; mi++) for (vi = 1; vi <= 3; vi++) {
+            m = modes[mi]; v = vs[vi]; n = 0
+            lo = 1e9; hi = 0
+            for (r in R) {
+                n++; a[n] = tps[m, v, r]; b[n] = lat[m, v, r]; c[n] = tps[m, v, r] / tps[m, "out", r]
+                if (c[n] < lo) lo = c[n]; if (c[n] > hi) hi = c[n]
+            }
+            printf "%s %s %.0f %.3f %.4f %.3f-%.3f\n", m, v, median(a, n), median(b, n), median(c, n), lo, hi
+        }
+    }' "$tmp/runs")
+
+cat <<EOF
+## 6. pliantd overhead
+
+\`bench/bench_pgbench.sh\`: pgbench (\`$("$pgbench" --version)\`) against three
+pliantd servers running side by side — hooks compiled out (\`make PLIANT_HOOKS=0\`, the baseline), compiled in
+with nothing attached, and compiled in with the six default extensions attached (each reproduces the built-in
+behaviour, so only the hook calls differ). Each on its own copy of one \`pgbench -i -s 1\` database,
+\`--synchronous normal\` (so read-write measures the server's code path, not fsync latency), default workers
+($(nproc)). Per workload $rounds interleaved rounds of ${secs} s per variant, \`-c $clients -j 2 -M prepared\`;
+select-only is \`-S\`, read-write is \`-N\` (update an account, read it, insert history, in one transaction).
+Ratios are medians of per-round tps ratios against the baseline; the last column is their spread, the
+run-to-run noise on this machine (pgbench shares the $(nproc) CPUs with the server), which at a few percent is
+as large as the effect being measured: read a ratio within the spread of 1.0 as "no measurable cost".
+
+| workload | variant | tps (median) | latency avg ms (median) | tps ratio vs compiled out | per-round ratios, min-max |
+|---|---|---:|---:|---:|---:|
+EOF
+label() { case $1 in out) echo "hooks compiled out" ;; detached) echo "compiled in, detached" ;;
+    defaults) echo "default extensions attached" ;; esac; }
+while read -r m v tps lat ratio spread; do
+    echo "| $([ "$m" = select ] && echo select-only || echo read-write) | $(label "$v") | $tps | $lat | $ratio | $spread |"
+done <<<"$summary"
+echo
+# The target (issue 4): attached defaults cost <= 2% throughput.
+while read -r m v tps lat ratio _; do
+    [ "$v" = defaults ] || continue
+    ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.98) ? "met" : "**not met**" }')
+    echo "@target|pliantd $([ "$m" = select ] && echo select-only || echo read-write) tps, default extensions attached / hooks compiled out|$ratio|>= 0.98|$ok"
+done <<<"$summary"
