@@ -8,10 +8,10 @@
  * PLIANT_TEST_VERBOSE set, the verifier's statistics are printed for every
  * program. */
 #include "testlib.h"
+#include "accept_hook.h"
 
 #include "pliant/pliant.h"
 #include "pliant_demo.h"
-#include "progs/accept_ctx.h"
 #include "../bench/kernels.h"
 
 #include <dirent.h>
@@ -89,43 +89,9 @@ static int open_path(pl_runtime *rt, const char *path, const pl_hook *hook, uint
 
 static pl_hook *register_accept_hook(pl_runtime *rt)
 {
-    /* Names must outlive the hook: one static table, filled once. */
-    static struct pl_hook_field fields[4 + ACC_NVALS + ACC_KEY_LEN + 4 * ACC_NCAND];
-    static char names[ACC_NVALS + ACC_KEY_LEN + 4 * ACC_NCAND][32];
-    uint32_t n = 0, k = 0;
-    fields[n++] = (struct pl_hook_field){"n", offsetof(struct accept_ctx, n), 4, PL_FIELD_READ, PL_FIELD_SCALAR};
-    fields[n++] = (struct pl_hook_field){"sel", offsetof(struct accept_ctx, sel), 4, PL_FIELD_READ, PL_FIELD_SCALAR};
-    fields[n++] = (struct pl_hook_field){"seed", offsetof(struct accept_ctx, seed), 8, PL_FIELD_READ, PL_FIELD_SCALAR};
-    fields[n++] = (struct pl_hook_field){"out", offsetof(struct accept_ctx, out), 8, PL_FIELD_READ | PL_FIELD_WRITE,
-                                         PL_FIELD_SCALAR};
-    for (uint32_t i = 0; i < ACC_NVALS; i++, k++) {
-        snprintf(names[k], sizeof(names[k]), "vals[%u]", i);
-        fields[n++] = (struct pl_hook_field){names[k], (uint32_t)(offsetof(struct accept_ctx, vals) + 8 * i), 8,
-                                             PL_FIELD_READ, PL_FIELD_SCALAR};
-    }
-    for (uint32_t i = 0; i < ACC_KEY_LEN; i++, k++) {
-        snprintf(names[k], sizeof(names[k]), "key[%u]", i);
-        fields[n++] = (struct pl_hook_field){names[k], (uint32_t)(offsetof(struct accept_ctx, key) + i), 1,
-                                             PL_FIELD_READ, PL_FIELD_SCALAR};
-    }
-    static const char *member[4] = {"key", "last_access", "hits", "pinned"};
-    static const uint32_t moff[4] = {0, 8, 16, 20}, msize[4] = {8, 8, 4, 4};
-    for (uint32_t i = 0; i < ACC_NCAND; i++)
-        for (int m = 0; m < 4; m++, k++) {
-            snprintf(names[k], sizeof(names[k]), "cand[%u].%s", i, member[m]);
-            fields[n++] = (struct pl_hook_field){
-                names[k], (uint32_t)(offsetof(struct accept_ctx, cand) + i * sizeof(struct acc_cand) + moff[m]),
-                msize[m], PL_FIELD_READ, PL_FIELD_SCALAR};
-        }
-    static const uint32_t helpers[] = {
-        PL_HELPER_MAP_LOOKUP_ELEM, PL_HELPER_MAP_UPDATE_ELEM, PL_HELPER_MAP_DELETE_ELEM,
-        PL_HELPER_TRACE_PRINTK, PL_HELPER_RINGBUF_OUTPUT, PL_HELPER_GET_PRANDOM_U32,
-    };
-    struct pl_hook_spec spec = {.name = "accept", .ctx_size = sizeof(struct accept_ctx), .fields = fields,
-                                .nfields = n, .helpers = helpers, .nhelpers = sizeof(helpers) / sizeof(helpers[0])};
-    pl_hook *hook = NULL;
     pl_error err;
-    if (pl_hook_register(rt, &spec, &hook, &err))
+    pl_hook *hook = accept_hook_register(rt, &err);
+    if (!hook)
         fprintf(stderr, "  pl_hook_register(accept): %s\n", err.msg);
     return hook;
 }
