@@ -16,7 +16,7 @@
  */
 #include "pliant/pliant.h"
 #include "bench_util.h"
-#include "kernels.h"
+#include "reload_hook.h"
 
 #define RELOADS 1000
 #define WARMUP 20
@@ -27,25 +27,7 @@ static pl_hook *hook;
 
 static int register_hook(pl_runtime *rt, pl_error *err)
 {
-    static struct pl_hook_field fields[2 + 4 * RELOAD_NCAND];
-    static char names[4 * RELOAD_NCAND][32];
-    static const char *member[4] = {"key", "last_access", "hits", "pinned"};
-    static const uint32_t off[4] = {0, 8, 16, 20}, size[4] = {8, 8, 4, 4};
-    uint32_t n = 0;
-    fields[n++] = (struct pl_hook_field){"ncand", 0, 4, PL_FIELD_READ, PL_FIELD_SCALAR};
-    fields[n++] = (struct pl_hook_field){"now", 8, 8, PL_FIELD_READ, PL_FIELD_SCALAR};
-    for (uint32_t i = 0; i < RELOAD_NCAND; i++)
-        for (int m = 0; m < 4; m++) {
-            snprintf(names[i * 4 + m], sizeof(names[0]), "cand[%u].%s", i, member[m]);
-            fields[n++] = (struct pl_hook_field){names[i * 4 + m],
-                                                 (uint32_t)(16 + i * sizeof(struct scan_cand) + off[m]), size[m],
-                                                 PL_FIELD_READ, PL_FIELD_SCALAR};
-        }
-    static const uint32_t helpers[] = {PL_HELPER_MAP_LOOKUP_ELEM};
-    struct pl_hook_spec spec = {.name = "reload_policy", .ctx_size = sizeof(struct reload_ctx), .fields = fields,
-                                .nfields = n, .helpers = helpers, .nhelpers = 1, .has_ret_range = true,
-                                .ret_min = 0, .ret_max = RELOAD_NCAND - 1};
-    return pl_hook_register(rt, &spec, &hook, err);
+    return reload_hook_register(rt, &hook, err);
 }
 
 static void *read_file(const char *path, size_t *size)

@@ -12,7 +12,7 @@
 
 #include "pliant/pliant.h"
 #include "pliant_demo.h"
-#include "../bench/kernels.h"
+#include "../bench/reload_hook.h"
 
 #include <dirent.h>
 #include <stdlib.h>
@@ -125,30 +125,12 @@ static pl_hook *register_demo_hook(pl_runtime *rt)
     return hook;
 }
 
-/* The benchmark's reload hook (bench/bench_reload.c). */
+/* The benchmark's reload hook (bench/reload_hook.h). */
 static pl_hook *register_reload_hook(pl_runtime *rt)
 {
-    static struct pl_hook_field fields[2 + 4 * RELOAD_NCAND];
-    static char names[4 * RELOAD_NCAND][32];
-    static const char *member[4] = {"key", "last_access", "hits", "pinned"};
-    static const uint32_t moff[4] = {0, 8, 16, 20}, msize[4] = {8, 8, 4, 4};
-    uint32_t n = 0;
-    fields[n++] = (struct pl_hook_field){"ncand", 0, 4, PL_FIELD_READ, PL_FIELD_SCALAR};
-    fields[n++] = (struct pl_hook_field){"now", 8, 8, PL_FIELD_READ, PL_FIELD_SCALAR};
-    for (uint32_t i = 0; i < RELOAD_NCAND; i++)
-        for (int m = 0; m < 4; m++) {
-            snprintf(names[i * 4 + m], sizeof(names[0]), "cand[%u].%s", i, member[m]);
-            fields[n++] = (struct pl_hook_field){
-                names[i * 4 + m], (uint32_t)(offsetof(struct reload_ctx, cand) + i * sizeof(struct scan_cand) + moff[m]),
-                msize[m], PL_FIELD_READ, PL_FIELD_SCALAR};
-        }
-    static const uint32_t helpers[] = {PL_HELPER_MAP_LOOKUP_ELEM};
-    struct pl_hook_spec spec = {.name = "reload_policy", .ctx_size = sizeof(struct reload_ctx), .fields = fields,
-                                .nfields = n, .helpers = helpers, .nhelpers = 1, .has_ret_range = true,
-                                .ret_min = 0, .ret_max = RELOAD_NCAND - 1};
     pl_hook *hook = NULL;
     pl_error err;
-    if (pl_hook_register(rt, &spec, &hook, &err))
+    if (reload_hook_register(rt, &hook, &err))
         fprintf(stderr, "  pl_hook_register(reload_policy): %s\n", err.msg);
     return hook;
 }

@@ -203,3 +203,9 @@ int make_verifier(const char *user, const char *password, char *out, size_t outl
     out[n] = 0;
     return 0;
 }
+
+const char *srv_sqlstate(const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return st ? st : "";
+}

@@ -28,6 +28,8 @@ void srv_cleanup(struct srv *s);
 const char *pliantd_path(void);
 /* A libpq connection; password may be NULL. */
 PGconn *srv_connect(const struct srv *s, const char *user, const char *db, const char *password);
+/* The SQLSTATE of a failed result, "" for none. */
+const char *srv_sqlstate(const PGresult *r);
 /* Runs a shell command with a timeout; returns its exit status, output in out. */
 int run_cmd(const char *cmd, char *out, size_t outlen, int timeout_s);
 /* SCRAM verifier for a password, from pliantd --add-user. */

@@ -23,12 +23,6 @@ static const char *ext(const char *name)
     return b;
 }
 
-static const char *sqlstate(const PGresult *r)
-{
-    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    return st ? st : "";
-}
-
 /* "OK <tag>" or "ERR <sqlstate>" for one statement. */
 static const char *outcome(PGconn *c, const char *sql)
 {
@@ -38,7 +32,7 @@ static const char *outcome(PGconn *c, const char *sql)
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         snprintf(buf, sizeof buf, "OK %s", PQcmdStatus(r));
     else
-        snprintf(buf, sizeof buf, "ERR %s", sqlstate(r));
+        snprintf(buf, sizeof buf, "ERR %s", srv_sqlstate(r));
     PQclear(r);
     return buf;
 }
@@ -128,7 +122,7 @@ TEST(hooks_readonly_tenant_authorizer_blocks_writes_not_reads)
     /* Extended protocol: refused at Parse, same SQLSTATE. */
     const char *vals[2] = {"4", "d"};
     r = PQexecParams(ro, "insert into t values ($1, $2)", 2, NULL, vals, NULL, NULL, 0);
-    CHECK_MSG(strcmp(sqlstate(r), "42501") == 0, "%s", PQresultErrorMessage(r));
+    CHECK_MSG(strcmp(srv_sqlstate(r), "42501") == 0, "%s", PQresultErrorMessage(r));
     PQclear(r);
     /* Nothing changed, and the session goes on. */
     r = PQexec(ro, "select count(*) from t");
@@ -147,7 +141,7 @@ TEST(hooks_deadline_canceller_cancels_long_statement)
     PGresult *r = PQexec(c, "with recursive n(x) as (select 1 union all select x + 1 from n where x < 4000000000) "
                             "select count(*) from n");
     double took = now_s() - t0;
-    CHECK_MSG(strcmp(sqlstate(r), "57014") == 0, "state %s: %s", sqlstate(r), PQresultErrorMessage(r));
+    CHECK_MSG(strcmp(srv_sqlstate(r), "57014") == 0, "state %s: %s", srv_sqlstate(r), PQresultErrorMessage(r));
     CHECK_MSG(strstr(PQresultErrorMessage(r), "policy"), "%s", PQresultErrorMessage(r));
     PQclear(r);
     /* 500 ms deadline; generous upper bound for ASan builds. */
@@ -242,7 +236,7 @@ static char *workload(const struct srv *s)
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) {
         PGresult *r = PQexec(c, stmts[i]);
         len += (size_t)snprintf(out + len, cap - len, "%s -> %s %s %s\n", stmts[i], PQresStatus(PQresultStatus(r)),
-                                PQcmdStatus(r), sqlstate(r));
+                                PQcmdStatus(r), srv_sqlstate(r));
         for (int row = 0; row < PQntuples(r); row++) {
             for (int col = 0; col < PQnfields(r); col++)
                 len += (size_t)snprintf(out + len, cap - len, "%s%s", col ? "|" : "  ",
@@ -307,7 +301,7 @@ static const char *finish(PGconn *c)
     PGresult *r;
     while ((r = PQgetResult(c))) {
         if (PQresultStatus(r) == PGRES_FATAL_ERROR)
-            snprintf(b, 32, "%s", sqlstate(r));
+            snprintf(b, 32, "%s", srv_sqlstate(r));
         PQclear(r);
     }
     return b;

@@ -83,12 +83,6 @@ static bool need_T(void)
 
 static PGconn *alice(void) { return srv_connect(&S, "alice", "shop", "alice-pw"); }
 
-static const char *state_of(const PGresult *r)
-{
-    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    return st ? st : "";
-}
-
 /* Runs sql, returns the status tag ("" on error) in a static buffer. */
 static const char *tag(PGconn *c, const char *sql)
 {
@@ -98,7 +92,7 @@ static const char *tag(PGconn *c, const char *sql)
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         snprintf(buf, sizeof buf, "%s", PQcmdStatus(r));
     else
-        snprintf(buf, sizeof buf, "ERR:%s", state_of(r));
+        snprintf(buf, sizeof buf, "ERR:%s", srv_sqlstate(r));
     PQclear(r);
     return buf;
 }
@@ -417,26 +411,26 @@ TEST(pliantd_extended_query_params_and_named_statements)
     /* Errors: duplicate name, wrong parameter count, unknown statement,
      * bad integer, binary results; the connection stays usable. */
     r = PQprepare(c, "by_id", "select 1", 0, NULL);
-    CHECK(strcmp(state_of(r), "42P05") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "42P05") == 0);
     PQclear(r);
     r = PQexecPrepared(c, "by_id", 0, NULL, NULL, NULL, 0);
-    CHECK(strcmp(state_of(r), "08P01") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "08P01") == 0);
     PQclear(r);
     r = PQexecPrepared(c, "nope", 0, NULL, NULL, NULL, 0);
-    CHECK(strcmp(state_of(r), "26000") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "26000") == 0);
     PQclear(r);
     const char *bad[1] = {"x1"};
     r = PQexecParams(c, "select $1", 1, t8, bad, NULL, NULL, 0);
-    CHECK(strcmp(state_of(r), "22P02") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "22P02") == 0);
     PQclear(r);
     r = PQexecParams(c, "select 1", 0, NULL, NULL, NULL, NULL, 1);
-    CHECK(strcmp(state_of(r), "0A000") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "0A000") == 0);
     PQclear(r);
     r = PQexecParams(c, "selec $1", 1, NULL, k, NULL, NULL, 0);
-    CHECK(strcmp(state_of(r), "42601") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "42601") == 0);
     PQclear(r);
     r = PQprepare(c, "", "select 1; select 2", 0, NULL);
-    CHECK(strcmp(state_of(r), "42601") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "42601") == 0);
     PQclear(r);
     CHECK(PQtransactionStatus(c) == PQTRANS_IDLE);
     /* Transaction control through the extended protocol. */
@@ -471,7 +465,7 @@ TEST(pliantd_extended_pipeline_error_skips_to_sync)
     PQclear(r);
     CHECK(PQgetResult(c) == NULL);
     r = PQgetResult(c);
-    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR && strcmp(state_of(r), "42P01") == 0);
+    CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR && strcmp(srv_sqlstate(r), "42P01") == 0);
     PQclear(r);
     CHECK(PQgetResult(c) == NULL);
     r = PQgetResult(c);
@@ -526,7 +520,7 @@ TEST(pliantd_copy_from_stdin)
     CHECK(PQputCopyData(c, "4\tfour\n5\n", 9) == 1);
     CHECK(PQputCopyEnd(c, NULL) == 1);
     r = PQgetResult(c);
-    CHECK(strcmp(state_of(r), "22P04") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "22P04") == 0);
     PQclear(r);
     while ((r = PQgetResult(c)))
         PQclear(r);
@@ -536,7 +530,7 @@ TEST(pliantd_copy_from_stdin)
     CHECK(PQputCopyData(c, "9\tx\ty\n", 6) == 1);
     CHECK(PQputCopyEnd(c, "changed my mind") == 1);
     r = PQgetResult(c);
-    CHECK(strcmp(state_of(r), "57014") == 0);
+    CHECK(strcmp(srv_sqlstate(r), "57014") == 0);
     PQclear(r);
     while ((r = PQgetResult(c)))
         PQclear(r);
@@ -561,7 +555,7 @@ TEST(pliantd_cancel_interrupts_running_statement)
     CHECK(PQcancel(cc, eb, sizeof eb) == 1);
     PQfreeCancel(cc);
     PGresult *r = PQgetResult(c);
-    CHECK_MSG(strcmp(state_of(r), "57014") == 0, "state %s: %s", state_of(r), PQresultErrorMessage(r));
+    CHECK_MSG(strcmp(srv_sqlstate(r), "57014") == 0, "state %s: %s", srv_sqlstate(r), PQresultErrorMessage(r));
     PQclear(r);
     while ((r = PQgetResult(c)))
         PQclear(r);
@@ -977,7 +971,7 @@ TEST(pliantd_sigterm_cancels_running_statement_and_exits_cleanly)
     int st = srv_stop(&T);
     t_up = false;
     PGresult *r = PQgetResult(busy);
-    CHECK_MSG(strcmp(state_of(r), "57P01") == 0, "got %s: %s", state_of(r), PQresultErrorMessage(r));
+    CHECK_MSG(strcmp(srv_sqlstate(r), "57P01") == 0, "got %s: %s", srv_sqlstate(r), PQresultErrorMessage(r));
     PQclear(r);
     r = PQexec(idle, "select 1");
     CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
