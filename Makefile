@@ -26,8 +26,10 @@ SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 SAN_TSAN := -fsanitize=thread -DPL_TSAN
 
 RUNTIME_SRC := $(wildcard runtime/src/*.c)
-# engine/pcache.c is tested directly (tests/test_pcache.c), hence -lsqlite3.
-TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c engine/pcache.c
+# Engine modules tested directly: pcache.c (tests/test_pcache.c, hence
+# -lsqlite3) and the SQL rewriter (tests/test_sql_rewrite.c).
+TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c engine/pcache.c \
+               engine/sql_lex.c engine/sql_rewrite.c engine/buf.c
 TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%.o,$(wildcard tests/progs/*.c))
 EXT_SRC     := $(wildcard extensions/*.bpf.c)
 EXT_OBJS    := $(patsubst extensions/%.bpf.c,$(BUILD)/extensions/%.bpf.o,$(EXT_SRC))

@@ -1,4 +1,5 @@
 #include "db.h"
+#include "pg_catalog.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -140,10 +141,27 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
     sqlite3_create_function_v2(db, "version", 0, flags, NULL, fn_version, NULL, NULL, NULL);
     sqlite3_create_function_v2(db, "current_database", 0, flags, dbn, fn_text, NULL, NULL, sqlite3_free);
     sqlite3_create_function_v2(db, "current_user", 0, flags, usr, fn_text, NULL, NULL, sqlite3_free);
+    if (pgcat_register_functions(db) != 0) {
+        snprintf(err, errlen, "cannot register catalog functions on %s: %s", path, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return -1;
+    }
     sqlite3_busy_timeout(db, 0);
     sqlite3_set_authorizer(db, authorizer, (void *)o->authorizer);
     *out = db;
     return 0;
+}
+
+int eng_db_catalog_refresh(sqlite3 *db, const struct eng_authorizer *a, const char *const *databases,
+                           int ndatabases, struct eng_err *e)
+{
+    char msg[256];
+    sqlite3_set_authorizer(db, NULL, NULL);
+    int rc = pgcat_refresh(db, databases, ndatabases, msg, sizeof msg);
+    sqlite3_set_authorizer(db, authorizer, (void *)a);
+    if (rc != 0)
+        eng_err_set(e, "XX000", "%s", msg);
+    return rc;
 }
 
 void eng_db_close(sqlite3 *db)

@@ -52,6 +52,13 @@ int eng_db_init_file(const char *path, char *err, size_t errlen);
 int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, char *err, size_t errlen);
 void eng_db_close(sqlite3 *db);
 
+/* Makes the connection's emulated PostgreSQL catalog current before a
+ * statement that reads it (tr_result.catalog; see pg_catalog.h), with the
+ * built-in authorizer rules and `a` (the one given at open) back in force
+ * afterwards. databases: what pg_database lists. */
+int eng_db_catalog_refresh(sqlite3 *db, const struct eng_authorizer *a, const char *const *databases,
+                           int ndatabases, struct eng_err *e);
+
 /* The PostgreSQL SQLSTATE for a failed SQLite call (extended result code and
  * message), e.g. 23505 for a UNIQUE violation. */
 const char *eng_sqlstate(int extended_rc, const char *msg);

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-static uint32_t oid_from_decltype(const char *d)
+uint32_t eng_decltype_oid(const char *d)
 {
     if (!d)
         return 0;
@@ -14,6 +14,8 @@ static uint32_t oid_from_decltype(const char *d)
      * datatype documentation), plus bytea/bool/numeric names. */
     if (strcasestr(d, "INT"))
         return PG_OID_INT8;
+    if (strncasecmp(d, "BOOL", 4) == 0)
+        return PG_OID_BOOL;
     if (strcasestr(d, "CHAR") || strcasestr(d, "CLOB") || strcasestr(d, "TEXT"))
         return PG_OID_TEXT;
     if (strcasestr(d, "BLOB") || strcasestr(d, "BYTEA"))
@@ -27,7 +29,7 @@ static uint32_t oid_from_decltype(const char *d)
 
 uint32_t eng_col_oid(sqlite3_stmt *st, int col, int value_type)
 {
-    uint32_t oid = oid_from_decltype(sqlite3_column_decltype(st, col));
+    uint32_t oid = eng_decltype_oid(sqlite3_column_decltype(st, col));
     if (oid)
         return oid;
     switch (value_type) {
@@ -90,6 +92,10 @@ void eng_value_text(sqlite3_stmt *st, int col, uint32_t oid, struct pl_buf *out)
     char tmp[64];
     switch (sqlite3_column_type(st, col)) {
     case SQLITE_INTEGER:
+        if (oid == PG_OID_BOOL) {
+            pl_buf_putc(out, sqlite3_column_int64(st, col) ? 't' : 'f');
+            return;
+        }
         snprintf(tmp, sizeof tmp, "%lld", (long long)sqlite3_column_int64(st, col));
         pl_buf_puts(out, tmp);
         return;

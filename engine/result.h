@@ -25,10 +25,15 @@ enum {
  * comes from a table (SQLite's affinity rules), else from the storage class
  * of the first value (value_type = SQLITE_INTEGER, ...; 0 when unknown). */
 uint32_t eng_col_oid(sqlite3_stmt *st, int col, int value_type);
+/* The type a declared column type maps to (0 for none): SQLite's affinity
+ * rules, plus bool/boolean (whose integer values print as t/f), bytea and
+ * numeric names. */
+uint32_t eng_decltype_oid(const char *decltype);
 int16_t eng_oid_typlen(uint32_t oid);
 
 /* Appends the PostgreSQL text representation of column `col` of the current
- * row; a bytea column (or any BLOB value) is written as \x hex. The caller
+ * row; a bytea column (or any BLOB value) is written as \x hex, an integer
+ * in a bool column as t or f. The caller
  * writes NULL itself (length -1). */
 void eng_value_text(sqlite3_stmt *st, int col, uint32_t oid, struct pl_buf *out);
 

@@ -1,8 +1,8 @@
 /* PostgreSQL -> SQLite translation. The complete list of rewrites:
  *
- *  1. $n parameters            -> ?n (SQLite numbered parameters), outside
- *                                 quotes and comments, in every statement;
- *     $tag$text$tag$           -> 'text' (dollar quoting).
+ *  1. Expression-level rewrites ($n parameters, dollar quoting, casts,
+ *     regular-expression operators, catalog names, arrays) in the text of
+ *     every statement: see sql_rewrite.c.
  *  2. BEGIN/START TRANSACTION [modes], BEGIN WORK
  *                              -> BEGIN (isolation options are moot: SQLite
  *                                 transactions are serializable).
@@ -36,141 +36,8 @@
 #include <strings.h>
 
 #include "buf.h"
-
-enum tt { T_END, T_WORD, T_QIDENT, T_STRING, T_NUM, T_PARAM, T_PUNCT };
-struct tok {
-    enum tt t;
-    size_t s, e; /* byte range in the statement */
-};
-
-static bool ident_start(unsigned char c) { return isalpha(c) || c == '_' || c >= 0x80; }
-static bool ident_char(unsigned char c) { return isalnum(c) || c == '_' || c == '$' || c >= 0x80; }
-
-/* Skips whitespace and comments. */
-static size_t skip_space(const char *s, size_t len, size_t p)
-{
-    for (;;) {
-        while (p < len && isspace((unsigned char)s[p]))
-            p++;
-        if (p + 1 < len && s[p] == '-' && s[p + 1] == '-') {
-            while (p < len && s[p] != '\n')
-                p++;
-            continue;
-        }
-        if (p + 1 < len && s[p] == '/' && s[p + 1] == '*') {
-            int depth = 1; /* PostgreSQL block comments nest */
-            p += 2;
-            while (p < len && depth) {
-                if (p + 1 < len && s[p] == '/' && s[p + 1] == '*')
-                    depth++, p += 2;
-                else if (p + 1 < len && s[p] == '*' && s[p + 1] == '/')
-                    depth--, p += 2;
-                else
-                    p++;
-            }
-            continue;
-        }
-        return p;
-    }
-}
-
-/* Length of a dollar-quote opener "$tag$" at p, or 0. */
-static size_t dollar_tag(const char *s, size_t len, size_t p)
-{
-    if (s[p] != '$')
-        return 0;
-    size_t q = p + 1;
-    if (q < len && s[q] == '$')
-        return 2;
-    if (q >= len || !ident_start((unsigned char)s[q]) || s[q] == '$')
-        return 0;
-    while (q < len && ident_char((unsigned char)s[q]) && s[q] != '$')
-        q++;
-    return q < len && s[q] == '$' ? q - p + 1 : 0;
-}
-
-static size_t skip_quoted(const char *s, size_t len, size_t p, char q, bool backslash)
-{
-    p++;
-    while (p < len) {
-        if (backslash && s[p] == '\\' && p + 1 < len) {
-            p += 2;
-            continue;
-        }
-        if (s[p] == q) {
-            if (p + 1 < len && s[p + 1] == q) {
-                p += 2;
-                continue;
-            }
-            return p + 1;
-        }
-        p++;
-    }
-    return len; /* unterminated: SQLite reports it */
-}
-
-static struct tok next_tok(const char *s, size_t len, size_t *pos)
-{
-    size_t p = skip_space(s, len, *pos);
-    struct tok t = {T_END, p, p};
-    if (p >= len) {
-        *pos = p;
-        return t;
-    }
-    unsigned char c = (unsigned char)s[p];
-    if ((c == 'e' || c == 'E') && p + 1 < len && s[p + 1] == '\'') {
-        t.t = T_STRING;
-        t.e = skip_quoted(s, len, p + 1, '\'', true);
-    } else if (ident_start(c)) {
-        size_t q = p;
-        while (q < len && ident_char((unsigned char)s[q]))
-            q++;
-        t.t = T_WORD;
-        t.e = q;
-    } else if (c == '\'') {
-        t.t = T_STRING;
-        t.e = skip_quoted(s, len, p, '\'', false);
-    } else if (c == '"') {
-        t.t = T_QIDENT;
-        t.e = skip_quoted(s, len, p, '"', false);
-    } else if (c == '$' && p + 1 < len && isdigit((unsigned char)s[p + 1])) {
-        size_t q = p + 1;
-        while (q < len && isdigit((unsigned char)s[q]))
-            q++;
-        t.t = T_PARAM;
-        t.e = q;
-    } else if (c == '$' && dollar_tag(s, len, p)) {
-        size_t tl = dollar_tag(s, len, p);
-        size_t q = p + tl;
-        t.t = T_STRING;
-        t.e = len;
-        for (; q + tl <= len; q++)
-            if (memcmp(s + q, s + p, tl) == 0) {
-                t.e = q + tl;
-                break;
-            }
-    } else if (isdigit(c) || (c == '.' && p + 1 < len && isdigit((unsigned char)s[p + 1]))) {
-        size_t q = p;
-        while (q < len && (isalnum((unsigned char)s[q]) || s[q] == '.' ||
-                           ((s[q] == '+' || s[q] == '-') && (s[q - 1] == 'e' || s[q - 1] == 'E'))))
-            q++;
-        t.t = T_NUM;
-        t.e = q;
-    } else {
-        t.t = T_PUNCT;
-        t.e = p + 1;
-    }
-    *pos = t.e;
-    return t;
-}
-
-static bool tok_is(const char *s, struct tok t, const char *word)
-{
-    size_t n = strlen(word);
-    return t.t == T_WORD && t.e - t.s == n && strncasecmp(s + t.s, word, n) == 0;
-}
-
-static bool tok_punct(const char *s, struct tok t, char c) { return t.t == T_PUNCT && s[t.s] == c; }
+#include "sql_lex.h"
+#include "sql_rewrite.h"
 
 #define MAX_TOKS 64 /* leading tokens examined for classification */
 
@@ -237,34 +104,12 @@ static uint64_t fingerprint(const char *s, size_t len)
     return h;
 }
 
-/* Copies s[a,b) to out, rewriting $n to ?n (rule 1). */
-static void put_rewritten(struct pl_buf *out, const char *s, size_t a, size_t b)
+/* Copies s[a,b) to out with the expression-level rewrites (rule 1). */
+static void put_rewritten(struct tr_result *r, struct pl_buf *out, const char *s, size_t a, size_t b)
 {
-    size_t p = a, last = a;
-    for (;;) {
-        struct tok t = next_tok(s, b, &p);
-        if (t.t == T_END)
-            break;
-        if (t.t == T_PARAM) {
-            pl_buf_put(out, s + last, t.s - last);
-            pl_buf_putc(out, '?');
-            last = t.s + 1;
-        } else if (t.t == T_STRING && s[t.s] == '$') {
-            /* Rule 1b: $tag$...$tag$ -> '...' (SQLite has no dollar quoting). */
-            size_t tl = dollar_tag(s, b, t.s);
-            pl_buf_put(out, s + last, t.s - last);
-            pl_buf_putc(out, '\'');
-            size_t body_end = t.e >= t.s + 2 * tl ? t.e - tl : t.e;
-            for (size_t i = t.s + tl; i < body_end; i++) {
-                if (s[i] == '\'')
-                    pl_buf_putc(out, '\'');
-                pl_buf_putc(out, s[i]);
-            }
-            pl_buf_putc(out, '\'');
-            last = t.e;
-        }
-    }
-    pl_buf_put(out, s + last, b - last);
+    unsigned flags = 0;
+    sql_rewrite(out, s, a, b, &flags);
+    r->catalog |= (flags & SQLRW_CATALOG) != 0;
 }
 
 static char *buf_take(struct pl_buf *b)
@@ -322,7 +167,7 @@ static int tr_create_table(const char *s, size_t len, struct tr_result *r, struc
     size_t last = 0;
     for (int i = 0; i < ntk; i++)
         if (tok_is(s, tk[i], "unlogged")) {
-            put_rewritten(&out, s, 0, tk[i].s);
+            put_rewritten(r, &out, s, 0, tk[i].s);
             last = tk[i].e;
             break;
         }
@@ -363,10 +208,10 @@ static int tr_create_table(const char *s, size_t len, struct tr_result *r, struc
     }
     (void)prev_close;
     if (with_e) {
-        put_rewritten(&out, s, last, with_s);
-        put_rewritten(&out, s, with_e, len);
+        put_rewritten(r, &out, s, last, with_s);
+        put_rewritten(r, &out, s, with_e, len);
     } else {
-        put_rewritten(&out, s, last, len);
+        put_rewritten(r, &out, s, last, len);
     }
     r->sql = buf_take(&out);
     return r->sql ? 0 : fail(r, "53200", "%s", "out of memory");
@@ -460,7 +305,7 @@ static int tr_add_pkey(const char *s, size_t len, struct tr_result *r)
     else
         pl_buf_printf(&out, "CREATE UNIQUE INDEX \"%.*s_pkey\" ON %.*s ", (int)(tb - ta), s + ta, (int)(tb - ta),
                       s + ta);
-    put_rewritten(&out, s, cols, len);
+    put_rewritten(r, &out, s, cols, len);
     r->sql = buf_take(&out);
     return r->sql ? 0 : fail(r, "53200", "%s", "out of memory");
 }
@@ -805,7 +650,7 @@ passthrough:
     }
     {
         struct pl_buf out = {0};
-        put_rewritten(&out, s, 0, len);
+        put_rewritten(r, &out, s, 0, len);
         r->sql = buf_take(&out);
     }
     return r->sql ? 0 : fail(r, "53200", "%s", "out of memory");

@@ -33,6 +33,7 @@ struct tr_result {
     char *sql;           /* SQLite text to run (may hold several statements); NULL if none */
     uint64_t fingerprint; /* hash of the statement with literals and parameters blanked */
     bool readonly;       /* statement kind never writes (SELECT without DML) */
+    bool catalog;        /* reads the emulated pg_catalog: pgcat_refresh() first */
     /* TR_COPY_IN */
     char *copy_table;    /* as written (quotes kept) */
     char *copy_cols;     /* "(a, b)" as written, or NULL for all columns */

@@ -119,6 +119,31 @@ static bool can_retry(struct exec *ex, int rc, uint64_t rows_sent)
            rows_sent == 0 && sched_may_retry(&ex->s->job);
 }
 
+/* Brings the emulated pg_catalog up to date before a statement that reads
+ * it. pg_database lists the databases this session's user may open. */
+static bool catalog_ready(struct exec *ex, const struct tr_result *tr)
+{
+    if (!tr->catalog)
+        return true;
+    struct session *s = ex->s;
+    const struct config *cfg = &s->srv->cfg;
+    const struct cfg_user *u = config_user(cfg, s->user);
+    const char **names = calloc((size_t)cfg->ndbs + 1, sizeof *names);
+    if (!names) {
+        ex->failed = true;
+        eng_err_set(&ex->err, "53200", "out of memory");
+        return false;
+    }
+    int n = 0;
+    for (int i = 0; i < cfg->ndbs; i++)
+        if (!u || config_user_may_open(u, cfg->dbs[i].name))
+            names[n++] = cfg->dbs[i].name;
+    int rc = eng_db_catalog_refresh(s->db, &s->authz, names, n, &ex->err);
+    free(names);
+    ex->failed = rc != 0;
+    return rc == 0;
+}
+
 static uint32_t *alloc_oids(int n) { return calloc((size_t)(n ? n : 1), sizeof(uint32_t)); }
 
 static void run_simple(struct exec *ex, struct sched_job *job)
@@ -126,6 +151,8 @@ static void run_simple(struct exec *ex, struct sched_job *job)
     struct session *s = ex->s;
     const char *base = ex->tr->sql;
     const char *sql = base + ex->sql_off;
+    if (!catalog_ready(ex, ex->tr))
+        return;
     while (*sql) {
         if (atomic_load(&s->cancel) != CANCEL_NONE) {
             set_error(ex, SQLITE_INTERRUPT);
@@ -193,6 +220,8 @@ static void run_prepare(struct exec *ex, struct sched_job *job)
     struct session *s = ex->s;
     struct pstmt *ps = ex->ps;
     const char *tail = NULL;
+    if (!catalog_ready(ex, &ps->tr))
+        return;
     int rc = sqlite3_prepare_v3(s->db, ps->tr.sql, -1, SQLITE_PREPARE_PERSISTENT, &ps->st, &tail);
     if (rc != SQLITE_OK) {
         if (can_retry(ex, rc, 0)) {
@@ -221,6 +250,8 @@ static void run_portal(struct exec *ex, struct sched_job *job)
     sqlite3_stmt *st = po->st;
     uint64_t sent = 0;
     int rc;
+    if (!po->started && !catalog_ready(ex, &po->ps->tr))
+        return;
     for (;;) {
         if (ex->max_rows > 0 && sent >= (uint64_t)ex->max_rows) {
             ex->suspended = true;
