@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "introspect.h"
+
 bool eng_dbname_valid(const char *name)
 {
     size_t n = 0;
@@ -98,7 +100,7 @@ static int authorizer(void *user, int action, const char *a1, const char *a2, co
 {
     int rc = builtin_authorizer(action, a1, a2);
     const struct eng_authorizer *a = user;
-    if (rc != SQLITE_OK || !a)
+    if (rc != SQLITE_OK || !a || eng_introspect_declaring())
         return rc;
     return a->fn(a->user, action, a1, a2, a3, a4);
 }
@@ -140,10 +142,16 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
     sqlite3_create_function_v2(db, "version", 0, flags, NULL, fn_version, NULL, NULL, NULL);
     sqlite3_create_function_v2(db, "current_database", 0, flags, dbn, fn_text, NULL, NULL, sqlite3_free);
     sqlite3_create_function_v2(db, "current_user", 0, flags, usr, fn_text, NULL, NULL, sqlite3_free);
+    eng_introspect_register(db);
     sqlite3_busy_timeout(db, 0);
     sqlite3_set_authorizer(db, authorizer, (void *)o->authorizer);
     *out = db;
     return 0;
+}
+
+void eng_db_reauthorize(sqlite3 *db, const struct eng_authorizer *a)
+{
+    sqlite3_set_authorizer(db, authorizer, (void *)a);
 }
 
 void eng_db_close(sqlite3 *db)

@@ -52,6 +52,13 @@ int eng_db_init_file(const char *path, char *err, size_t errlen);
 int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, char *err, size_t errlen);
 void eng_db_close(sqlite3 *db);
 
+/* Marks every prepared statement of db for re-preparation (SQLite does it
+ * when the authorizer is set again): the next step of each re-runs the
+ * authorizer, so a changed authorization policy reaches statements
+ * prepared before the change. A statement already running finishes as
+ * prepared. a: the connection's authorizer, as given to eng_db_open. */
+void eng_db_reauthorize(sqlite3 *db, const struct eng_authorizer *a);
+
 /* The PostgreSQL SQLSTATE for a failed SQLite call (extended result code and
  * message), e.g. 23505 for a UNIQUE violation. */
 const char *eng_sqlstate(int extended_rc, const char *msg);
