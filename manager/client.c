@@ -14,7 +14,7 @@ int client_open(struct client *c, const char *addr, const char *token_file, char
         addr += 5;
     if (strchr(addr, '/')) {
         snprintf(c->unix_path, sizeof c->unix_path, "%s", addr);
-        snprintf(c->base, sizeof c->base, "http://pliantd");
+        snprintf(c->base, sizeof c->base, "http://localhost");
     } else if (strchr(addr, ':')) {
         snprintf(c->base, sizeof c->base, "http://%.280s", addr);
     } else {

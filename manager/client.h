@@ -8,7 +8,7 @@
 
 struct client {
     char unix_path[PATH_MAX]; /* Unix socket, or "" for TCP */
-    char base[300];           /* "http://HOST:PORT" or "http://pliantd" */
+    char base[300];           /* "http://HOST:PORT" or, on the Unix socket, "http://localhost" */
     char auth[300];           /* "Authorization: Bearer ..." */
     void *curl;
 };

@@ -31,10 +31,18 @@ static void default_paths(const struct ctl_args *a, char *sock, char *token)
         snprintf(token, PATH_MAX, "%.4000s/admin.token", dir);
 }
 
-/* One request; *out (optional) receives the parsed JSON reply of a 200.
- * Returns an exit code, having printed the server's error if any. */
-static int call(const struct ctl_args *a, const char *method, const char *path, const void *body, size_t len,
-                json_t **out)
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* One request; *out (optional) receives the parsed JSON reply of a 200,
+ * *elapsed_ms (optional) the time from sending it to the reply. Returns an
+ * exit code, having printed the server's error if any. */
+static int call_timed(const struct ctl_args *a, const char *method, const char *path, const void *body, size_t len,
+                      json_t **out, double *elapsed_ms)
 {
     char sock[PATH_MAX], token[PATH_MAX], err[1200];
     default_paths(a, sock, token);
@@ -44,7 +52,10 @@ static int call(const struct ctl_args *a, const char *method, const char *path, 
         return CTL_UNREACHABLE;
     }
     char *resp = NULL;
+    double t0 = now_ms();
     long status = client_request(&c, method, path, body, len, &resp, err, sizeof err);
+    if (elapsed_ms)
+        *elapsed_ms = now_ms() - t0;
     client_close(&c);
     if (status < 0) {
         ctl_err("%s", err);
@@ -68,6 +79,12 @@ static int call(const struct ctl_args *a, const char *method, const char *path, 
     }
     free(resp);
     return rc;
+}
+
+static int call(const struct ctl_args *a, const char *method, const char *path, const void *body, size_t len,
+                json_t **out)
+{
+    return call_timed(a, method, path, body, len, out, NULL);
 }
 
 json_t *ctl_catalog(const struct ctl_args *a)
@@ -345,20 +362,12 @@ static void print_change(const char *what, json_t *j, double elapsed_ms)
                ms(j, "attach_ns"));
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* POSTs body to path and reports the change with the client-side time. */
 static int change(const struct ctl_args *a, const char *what, const char *path, const void *body, size_t len)
 {
     json_t *j;
-    double t0 = now_ms();
-    int rc = call(a, "POST", path, body, len, &j);
-    double elapsed = now_ms() - t0;
+    double elapsed;
+    int rc = call_timed(a, "POST", path, body, len, &j, &elapsed);
     if (rc)
         return rc;
     if (a->json) {

@@ -579,6 +579,7 @@ int store_detach(struct store *st, const char *hook, const char *who, struct sto
         fail(r, 404, "hook %s has no program attached", hook);
     } else {
         snprintf(r->previous, sizeof r->previous, "%s", cur ? cur : "");
+        snprintf(r->version, sizeof r->version, "%s", cur ? cur : ""); /* what was detached */
         char err[600];
         uint64_t t1 = mono_ns();
         json_t *entry = json_pack("{s:s, s:s, s:s}", "action", "detach", "version", cur ? cur : "", "who", who);
