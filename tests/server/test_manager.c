@@ -660,3 +660,26 @@ TEST(manager_pliantctl_commands_and_exit_codes)
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s/k.pub'", dir, keys_dir);
     CHECK(system(cmd) == 0);
 }
+
+TEST(manager_admin_api_refuses_unsafe_setups)
+{
+    char dir[256], cmd[1200], out[4096];
+    snprintf(dir, sizeof dir, "/tmp/pliantd-test-%d-adm", (int)getpid());
+    /* A TCP admin listener on a non-loopback address needs explicit consent. */
+    snprintf(cmd, sizeof cmd, "%s --trust -D %s -d x -p 0 --admin-listen 0.0.0.0:0", pliantd_path(), dir);
+    CHECK_EQ(run_cmd(cmd, out, sizeof out, 60), 1);
+    CHECK_MSG(strstr(out, "not a loopback address"), "%s", out);
+    /* A token others may read is refused. */
+    char tok[300];
+    snprintf(tok, sizeof tok, "%s/admin.token", dir);
+    FILE *f = fopen(tok, "w");
+    CHECK(f);
+    fputs("0123456789abcdef0123456789abcdef\n", f);
+    fclose(f);
+    chmod(tok, 0644);
+    snprintf(cmd, sizeof cmd, "%s --trust -D %s -d x -p 0", pliantd_path(), dir);
+    CHECK_EQ(run_cmd(cmd, out, sizeof out, 60), 1);
+    CHECK_MSG(strstr(out, "group or others may read it"), "%s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
