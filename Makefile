@@ -39,9 +39,9 @@ rel_obj  = $(patsubst %.c,$(BUILD)/rel/%.o,$(1))
 asan_obj = $(patsubst %.c,$(BUILD)/asan/%.o,$(1))
 tsan_obj = $(patsubst %.c,$(BUILD)/tsan/%.o,$(1))
 
-.PHONY: all test bench clean demo fuzz fuzz-smoke fuzz-verifier fuzz-verifier-smoke
+.PHONY: all test bench clean demo fuzz fuzz-smoke fuzz-verifier fuzz-verifier-smoke hook-catalog
 all: $(BUILD)/libpliant.a $(BUILD)/libpliant.so $(BUILD)/pliant-run $(BUILD)/pliant-demo $(EXT_OBJS) $(TEST_PROGS) \
-     $(BUILD)/pliantd
+     $(BUILD)/pliantd $(BUILD)/pliantctl
 
 $(BUILD)/rel/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -97,19 +97,40 @@ $(BUILD)/tsan/run_tests: $(call tsan_obj,$(RUNTIME_SRC) $(TEST_SRC))
 # pliantd, the PostgreSQL-wire server (server/, engine/), and its test
 # binary: libpq clients, raw sockets, psql and pgbench against a live
 # server (the ASan+UBSan build of pliantd).
-SERVER_SRC      := $(wildcard server/*.c) $(wildcard engine/*.c)
-SERVER_LIBS     := -lsqlite3 -lcrypto
+# manager/: the extension package format, keys and hook catalog, shared by
+# pliantd's store and admin API and by pliantctl (the Manager's CLI).
+MANAGER_SHARED  := manager/fsutil.c manager/keys.c manager/package.c manager/catalog.c
+SERVER_SRC      := $(wildcard server/*.c) $(wildcard engine/*.c) $(MANAGER_SHARED)
+SERVER_LIBS     := -lsqlite3 -lcrypto -lmicrohttpd -ljansson -lsodium
 SERVER_TEST_SRC := $(wildcard tests/server/*.c) tests/testlib.c
 SERVER_PROGS    := $(patsubst tests/server/progs/%.c,$(BUILD)/server_progs/%.o,$(wildcard tests/server/progs/*.c))
 $(BUILD)/pliantd: $(call rel_obj,$(SERVER_SRC)) $(BUILD)/libpliant.a
 	$(CC) -o $@ $^ $(LIBS) $(SERVER_LIBS)
+
+# pliantctl, the Manager's command line: offline verification against the
+# hook catalog compiled in (sdk/hook-catalog.json), packages, keys, and the
+# admin API's client (libcurl).
+CTL_SRC  := manager/pliantctl.c manager/client.c manager/ctl_offline.c manager/catalog_embed.c $(MANAGER_SHARED)
+CTL_LIBS := -lcurl -ljansson -lsodium
+$(call rel_obj,manager/catalog_embed.c) $(call asan_obj,manager/catalog_embed.c): sdk/hook-catalog.json
+$(BUILD)/pliantctl: $(call rel_obj,$(CTL_SRC)) $(BUILD)/libpliant.a
+	$(CC) -o $@ $^ $(LIBS) $(CTL_LIBS)
+# Regenerates the shipped catalog from the server's registration code
+# (tests/server/test_manager.c fails while the two differ).
+hook-catalog: $(BUILD)/pliantd
+	$(BUILD)/pliantd --print-hook-catalog > sdk/hook-catalog.json
 $(BUILD)/asan/pliantd: $(call asan_obj,$(SERVER_SRC) $(RUNTIME_SRC))
 	$(CC) $(SAN_ASAN) -o $@ $^ $(LIBS) $(SERVER_LIBS)
 $(call asan_obj,$(SERVER_TEST_SRC)): CFLAGS_BASE += -I$(shell pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)
-$(BUILD)/asan/server_tests: $(call asan_obj,$(SERVER_TEST_SRC))
-	$(CC) $(SAN_ASAN) -o $@ $^ -lpq -lsqlite3 -lpthread
+# The manager tests link the package code and the admin client to push
+# in-process (a thousand pushes would otherwise be a thousand processes).
+SERVER_TEST_LINK := $(SERVER_TEST_SRC) manager/client.c manager/fsutil.c manager/keys.c manager/package.c
+$(BUILD)/asan/server_tests: $(call asan_obj,$(SERVER_TEST_LINK))
+	$(CC) $(SAN_ASAN) -o $@ $^ -lpq -lsqlite3 -lpthread $(CTL_LIBS)
+$(BUILD)/asan/pliantctl: $(call asan_obj,$(CTL_SRC) $(RUNTIME_SRC))
+	$(CC) $(SAN_ASAN) -o $@ $^ $(LIBS) $(CTL_LIBS)
 
-test: $(BUILD)/asan/pliantd $(BUILD)/asan/server_tests $(BUILD)/pliantd $(SERVER_PROGS)
+test: $(BUILD)/asan/pliantd $(BUILD)/asan/server_tests $(BUILD)/pliantd $(SERVER_PROGS) $(BUILD)/asan/pliantctl
 test: $(BUILD)/asan/run_tests $(BUILD)/tsan/run_tests $(BUILD)/pliant-run $(TEST_PROGS) $(EXT_OBJS)
 	@PLIANT_SHARED=$(SHARED) PLIANT_BUILD=$(BUILD) tests/run-all.sh
 

@@ -19,6 +19,8 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 "$b/bench_verify" "$build" >"$tmp/verify"
 # 6. pliantd end to end: pgbench against hooks compiled out / in / attached.
 bench/bench_pgbench.sh "$build" >"$tmp/pgbench"
+# 7. The Manager: live push vs restarting with the new policy.
+bench/bench_push.sh "$build" >"$tmp/push"
 
 # 4. Library size: the shipped artifact as `make` builds it.
 so=$build/libpliant.so
@@ -61,9 +63,9 @@ size_ok=$(awk -v n="$stripped" 'BEGIN { print (n <= 160 * 1024) ? "met" : "**not
     echo
     echo "| figure | measured | target | status |"
     echo "|---|---|---|---|"
-    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" |
+    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" "$tmp/push" |
         awk -F'|' '/^@target\|/ { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }'
-    for part in dispatch jit reload size verify pgbench; do
+    for part in dispatch jit reload size verify pgbench push; do
         echo
         grep -v '^@target|' "$tmp/$part"
     done

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "introspect.h"
+
 bool eng_dbname_valid(const char *name)
 {
     size_t n = 0;
@@ -95,11 +97,16 @@ static int builtin_authorizer(int action, const char *a1, const char *a2)
     }
 }
 
+static _Thread_local int internal_depth;
+
+void eng_internal_enter(void) { internal_depth++; }
+void eng_internal_leave(void) { internal_depth--; }
+
 static int authorizer(void *user, int action, const char *a1, const char *a2, const char *a3, const char *a4)
 {
     int rc = builtin_authorizer(action, a1, a2);
     const struct eng_authorizer *a = user;
-    if (rc != SQLITE_OK || !a)
+    if (rc != SQLITE_OK || !a || internal_depth)
         return rc;
     return a->fn(a->user, action, a1, a2, a3, a4);
 }
@@ -146,22 +153,27 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
         sqlite3_close(db);
         return -1;
     }
+    eng_introspect_register(db);
     sqlite3_busy_timeout(db, 0);
     sqlite3_set_authorizer(db, authorizer, (void *)o->authorizer);
     *out = db;
     return 0;
 }
 
-int eng_db_catalog_refresh(sqlite3 *db, const struct eng_authorizer *a, const char *const *databases,
-                           int ndatabases, struct eng_err *e)
+int eng_db_catalog_refresh(sqlite3 *db, const char *const *databases, int ndatabases, struct eng_err *e)
 {
     char msg[256];
-    sqlite3_set_authorizer(db, NULL, NULL);
+    eng_internal_enter();
     int rc = pgcat_refresh(db, databases, ndatabases, msg, sizeof msg);
-    sqlite3_set_authorizer(db, authorizer, (void *)a);
+    eng_internal_leave();
     if (rc != 0)
         eng_err_set(e, "XX000", "%s", msg);
     return rc;
+}
+
+void eng_db_reauthorize(sqlite3 *db, const struct eng_authorizer *a)
+{
+    sqlite3_set_authorizer(db, authorizer, (void *)a);
 }
 
 void eng_db_close(sqlite3 *db)

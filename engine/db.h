@@ -53,11 +53,24 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
 void eng_db_close(sqlite3 *db);
 
 /* Makes the connection's emulated PostgreSQL catalog current before a
- * statement that reads it (tr_result.catalog; see pg_catalog.h), with the
- * built-in authorizer rules and `a` (the one given at open) back in force
- * afterwards. databases: what pg_database lists. */
-int eng_db_catalog_refresh(sqlite3 *db, const struct eng_authorizer *a, const char *const *databases,
-                           int ndatabases, struct eng_err *e);
+ * statement that reads it (tr_result.catalog; see pg_catalog.h).
+ * databases: what pg_database lists. */
+int eng_db_catalog_refresh(sqlite3 *db, const char *const *databases, int ndatabases, struct eng_err *e);
+
+/* Marks every prepared statement of db for re-preparation (SQLite does it
+ * when the authorizer is set again): the next step of each re-runs the
+ * authorizer, so a changed authorization policy reaches statements
+ * prepared before the change. A statement already running finishes as
+ * prepared. a: the connection's authorizer, as given to eng_db_open. */
+void eng_db_reauthorize(sqlite3 *db, const struct eng_authorizer *a);
+
+/* Between enter and leave (nestable, per thread) the engine runs SQL on its
+ * own behalf: the catalog's temp tables, virtual-table declarations (which
+ * SQLite reports as writes to sqlite_master). The authorizer then applies
+ * only the built-in rules, not the caller's (the authorize hook), which
+ * must not refuse the engine's own bookkeeping. */
+void eng_internal_enter(void);
+void eng_internal_leave(void);
 
 /* The PostgreSQL SQLSTATE for a failed SQLite call (extended result code and
  * message), e.g. 23505 for a UNIQUE violation. */

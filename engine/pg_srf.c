@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "db.h"
 #include "pg_array.h"
 
 enum srf_kind { SRF_SERIES, SRF_UNNEST, SRF_ANCESTORS };
@@ -36,9 +37,11 @@ static int srf_connect(sqlite3 *db, void *aux, int argc, const char *const *argv
 {
     (void)argc, (void)argv, (void)err;
     enum srf_kind kind = (enum srf_kind)(intptr_t)aux;
+    eng_internal_enter(); /* the declaration is not the session's doing */
     int rc = sqlite3_declare_vtab(db, kind == SRF_SERIES
                                           ? "CREATE TABLE x(value, start HIDDEN, stop HIDDEN, step HIDDEN)"
                                           : "CREATE TABLE x(value, arg HIDDEN)");
+    eng_internal_leave();
     if (rc != SQLITE_OK)
         return rc;
     struct srf_vtab *v = sqlite3_malloc(sizeof *v);

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # pliantd demo (the second half of `make demo`): a PostgreSQL-wire server on
 # SQLite, driven by the stock psql and pgbench, first with its built-in
-# policies, then restarted with three eBPF policies attached (attaching is
-# start-up only until the Manager adds live pushes):
+# policies, then with three eBPF policies signed and pushed LIVE by the
+# Manager's pliantctl over the admin socket (no restart):
 #   authorize_readonly_tenant  tenant "reports" may read, not write (42501)
 #   progress_deadline          statements running over 500 ms are canceled (57014)
 #   query_end_latency_hist     every statement's latency into a log2 histogram map
@@ -12,10 +12,11 @@
 set -euo pipefail
 build=${1:-build}
 pliantd=$build/pliantd
+ctl=$build/pliantctl
 ext=$build/extensions
 
 die() { echo "demo: $*" >&2; exit 1; }
-[ -x "$pliantd" ] || die "$pliantd missing: run make first"
+[ -x "$pliantd" ] && [ -x "$ctl" ] || die "$pliantd or $ctl missing: run make first"
 psql=$(command -v psql) || die "psql not found (scripts/install-deps.sh installs postgresql-client)"
 pgbench=
 for p in /usr/lib/postgresql/{15,16,17}/bin/pgbench /usr/bin/pgbench; do
@@ -76,13 +77,20 @@ note "   $t transactions/s"
 sql reports "create table sales(region text, amount int); insert into sales values ('north', 120), ('south', 80)"
 sql reports "select region, amount from sales order by region"
 note "tenant reports can write: nothing restricts it yet."
-stop
 
-say "2. Restart with three eBPF policies attached (each verified before it may run)"
-start --attach authorize="$ext/authorize_readonly_tenant.bpf.o" \
-      --attach query_progress="$ext/progress_deadline.bpf.o" \
-      --attach query_end="$ext/query_end_latency_hist.bpf.o"
-grep hook_attached "$tmp/server.log" | sed 's/^/   log: /'
+say "2. pliantctl pushes three eBPF policies LIVE (verified, signed, checked by the server, swapped in)"
+"$ctl" keygen "$tmp/admin" | sed 's/^/   /'
+mkdir -p "$tmp/data/trusted_keys" && cp "$tmp/admin.pub" "$tmp/data/trusted_keys/"
+note "the server runs only code signed by a key in $tmp/data/trusted_keys"
+for p in authorize:authorize_readonly_tenant query_progress:progress_deadline query_end:query_end_latency_hist; do
+    hook=${p%%:*} obj=$ext/${p#*:}.bpf.o
+    "$ctl" pack "$obj" --hook "$hook" --version 1 --key "$tmp/admin.key" -o "$tmp/$hook.pkg" >/dev/null ||
+        die "pack $obj failed"
+    "$ctl" -D "$tmp/data" push "$tmp/$hook.pkg" | sed 's/^/   /'
+done
+note "a program that does not fit its hook is refused before it is packed (verifier, with the source line):"
+"$ctl" pack "$ext/query_end_latency_hist.bpf.o" --hook admit --version 1 -o "$tmp/bad.pkg" 2>&1 |
+    sed 's/^/   /' || true
 
 say "3. authorize_readonly_tenant: reports may read, every write is refused (SQLSTATE 42501)"
 sql reports "select region, amount from sales order by region"
@@ -101,17 +109,20 @@ say "5. The same pgbench run with the policies attached"
 t=$("$pgbench" -h 127.0.0.1 -p "$port" -U demo -n -S -c 4 -j 2 -T 3 -M prepared shop 2>&1 | tps)
 note "   $t transactions/s"
 
-say "6. query_end_latency_hist: the histogram map, as pliantd logs it at shutdown"
-stop
-line=$(grep 'event=hook_map' "$tmp/server.log" | grep latency_log2_ns | tail -1 || true)
-[ -n "$line" ] || line=$(grep hook_map "$tmp/server.log" | tail -1 || true)
-[ -n "$line" ] || die "no hook_map line in the server log"
-entries=$(sed -n 's/.*entries="\([^"]*\)".*/\1/p' <<<"$line")
+say "6. query_end_latency_hist: its histogram map, read live with pliantctl map dump"
 note "successful statements per latency bucket (server-measured run time, log2 ns):"
-for e in $entries; do
-    b=${e%%:*} n=${e#*:}
+"$ctl" -D "$tmp/data" map dump latency_log2_ns | awk 'NR > 1 && $2 > 0 { print $1, $2 }' >"$tmp/hist"
+[ -s "$tmp/hist" ] || die "the histogram map is empty"
+while read -r b n; do
     awk -v b="$b" -v n="$n" 'BEGIN {
         lo = 2 ^ b; u = "ns"; if (lo >= 1e6) { lo /= 1e6; u = "ms" } else if (lo >= 1e3) { lo /= 1e3; u = "us" }
         printf "     >= %7.1f %s  %8d\n", lo, u, n }'
-done
+done <"$tmp/hist"
+
+say "7. Detach the authorizer live: reports may write again; hooks and audit log"
+"$ctl" -D "$tmp/data" detach authorize | sed 's/^/   /'
+sql reports "insert into sales values ('east', 99)"
+sql shop "select hook, version, invocations, avg_ns from pliant_hooks where attached = 1"
+"$ctl" -D "$tmp/data" audit | cut -c1-110 | sed 's/^/   /'
+stop
 say "Done. Policies are plain C compiled to eBPF: extensions/*.bpf.c"

@@ -57,9 +57,24 @@ static int parse_sync(const char *v)
     return -1;
 }
 
+/* The settings that hold a path, or NULL. */
+static char *path_setting(struct config *c, const char *key)
+{
+    if (strcmp(key, "admin_socket") == 0)
+        return c->admin_socket;
+    if (strcmp(key, "admin_token_file") == 0)
+        return c->admin_token_file;
+    if (strcmp(key, "trusted_keys_dir") == 0)
+        return c->trusted_keys_dir;
+    if (strcmp(key, "watch_dir") == 0)
+        return c->watch_dir;
+    return NULL;
+}
+
 int config_set(struct config *c, const char *key, const char *v, char *err, size_t errlen)
 {
     long x;
+    char *dst;
     if (strcmp(key, "listen") == 0) {
         if (strlen(v) >= sizeof c->listen || !*v)
             goto bad;
@@ -125,6 +140,21 @@ int config_set(struct config *c, const char *key, const char *v, char *err, size
         }
         c->attach = n;
         c->attach[c->nattach++] = dup;
+    } else if ((dst = path_setting(c, key))) {
+        if (strlen(v) >= PATH_MAX - 80)
+            goto bad;
+        snprintf(dst, PATH_MAX, "%s", v);
+    } else if (strcmp(key, "admin_listen") == 0) {
+        if (strlen(v) >= sizeof c->admin_listen || (*v && !strrchr(v, ':')))
+            goto bad;
+        snprintf(c->admin_listen, sizeof c->admin_listen, "%s", v);
+    } else if (strcmp(key, "admin_allow_remote") == 0) {
+        if (strcmp(v, "true") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "on") == 0)
+            c->admin_allow_remote = true;
+        else if (strcmp(v, "false") == 0 || strcmp(v, "no") == 0 || strcmp(v, "off") == 0)
+            c->admin_allow_remote = false;
+        else
+            goto bad;
     } else {
         snprintf(err, errlen, "unknown setting \"%s\"", key);
         return -1;

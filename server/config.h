@@ -16,6 +16,12 @@
  *   shutdown_grace_ms = 5000    # SIGTERM: running statements get this long, then are canceled
  *   log_level = info            # debug | info | warn | error
  *   attach = HOOK=FILE.o[:SECTION]  # attach a policy at start-up (repeatable; see server/hooks.h)
+ *   admin_socket = /run/pliant/admin.sock  # the admin API's Unix socket (default <data_dir>/admin.sock; off: none)
+ *   admin_listen = 127.0.0.1:7433  # also serve the admin API on TCP (default: not)
+ *   admin_allow_remote = false  # admin_listen may bind a non-loopback address only when true
+ *   admin_token_file = FILE     # bearer token (default <data_dir>/admin.token, made 0600 on first start)
+ *   trusted_keys_dir = DIR      # *.pub keys whose signed packages may run (default <data_dir>/trusted_keys)
+ *   watch_dir = DIR             # attach signed packages written here, detach them when removed
  *
  *   [database shop]             # a tenant; its file is created at start-up
  *   synchronous = full          # per-database override
@@ -70,6 +76,12 @@ struct config {
     int ndbs;
     char **attach;   /* "HOOK=FILE.o[:SECTION]", in order */
     int nattach;
+    char admin_socket[PATH_MAX];     /* "": <data_dir>/admin.sock; "off": none */
+    char admin_listen[128];          /* "": no TCP listener */
+    bool admin_allow_remote;
+    char admin_token_file[PATH_MAX]; /* "": <data_dir>/admin.token */
+    char trusted_keys_dir[PATH_MAX]; /* "": <data_dir>/trusted_keys */
+    char watch_dir[PATH_MAX];        /* "": none */
 };
 
 void config_defaults(struct config *c);

@@ -39,7 +39,7 @@ int exec_progress(void *arg)
                                       .elapsed_ns = sched_now_ns() - s->job.start_ns,
                                       .vm_steps = s->progress_calls * PL_PROGRESS_STEPS};
     uint64_t r;
-    if (pl_hook_run(hooks_tab[HK_QUERY_PROGRESS], &c, &r) == PL_HOOK_RAN && r == PL_PROGRESS_CANCEL) {
+    if (hooks_run(HK_QUERY_PROGRESS, &c, &r) == PL_HOOK_RAN && r == PL_PROGRESS_CANCEL) {
         /* Recorded in the session so the error names the policy; a user
          * cancel or shutdown that raced in first keeps its own reason. */
         int none = CANCEL_NONE;
@@ -138,7 +138,7 @@ static bool catalog_ready(struct exec *ex, const struct tr_result *tr)
     for (int i = 0; i < cfg->ndbs; i++)
         if (!u || config_user_may_open(u, cfg->dbs[i].name))
             names[n++] = cfg->dbs[i].name;
-    int rc = eng_db_catalog_refresh(s->db, &s->authz, names, n, &ex->err);
+    int rc = eng_db_catalog_refresh(s->db, names, n, &ex->err);
     free(names);
     ex->failed = rc != 0;
     return rc == 0;
@@ -308,6 +308,15 @@ void exec_job(struct sched_job *job)
         return;
     }
     s->progress_calls = 0;
+#ifndef PLIANT_NO_HOOKS
+    /* An authorize policy changed since this session's statements were
+     * prepared: they must be re-prepared under the new one. */
+    uint64_t gen = hooks_authorize_generation();
+    if (__builtin_expect(s->authz_gen != gen, 0) && s->db) {
+        eng_db_reauthorize(s->db, &s->authz);
+        s->authz_gen = gen;
+    }
+#endif
     atomic_store(&s->running, true);
     switch (ex->op) {
     case EX_SIMPLE:

@@ -5,17 +5,114 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "../manager/catalog.h"
 #include "log.h"
 
 pl_hook *hooks_tab[HK_COUNT];
-
-#ifndef PLIANT_NO_HOOKS
 
 static const char *const hook_names[HK_COUNT] = {
     [HK_SCHED_ENQUEUE] = "sched_enqueue", [HK_SCHED_PICK] = "sched_pick", [HK_ADMIT] = "admit",
     [HK_QUERY_PROGRESS] = "query_progress", [HK_QUERY_END] = "query_end", [HK_AUTHORIZE] = "authorize",
 };
+const char *const hooks_all_names[] = {"sched_enqueue", "sched_pick", "admit", "query_progress",
+                                       "query_end",     "authorize",  "page_evict"};
+const size_t hooks_all_count = sizeof hooks_all_names / sizeof hooks_all_names[0];
+
+int hooks_id(const char *name)
+{
+    for (int i = 0; i < HK_COUNT; i++)
+        if (strcmp(name, hook_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+/* ------------------------------------------------------- latency samples */
+
+_Thread_local uint32_t hooks_tls_calls;
+
+/* Written by sampled calls only (one in HOOKS_SAMPLE_EVERY) and by
+ * fallbacks, so sharing the lines between threads costs little. */
+static struct {
+    _Atomic uint64_t samples, ns, fallbacks;
+    _Atomic uint64_t buckets[HOOKS_LAT_BUCKETS];
+} __attribute__((aligned(64))) timing[HK_COUNT];
+
+static int bucket_of(uint64_t ns)
+{
+    if (ns < 4)
+        return (int)ns;
+    int e = 63 - __builtin_clzll(ns); /* >= 2 */
+    int b = (e - 1) * 4 + (int)((ns >> (e - 2)) & 3);
+    return b < HOOKS_LAT_BUCKETS ? b : HOOKS_LAT_BUCKETS - 1;
+}
+
+uint64_t hooks_bucket_upper_ns(int b)
+{
+    if (b < 4)
+        return (uint64_t)b + 1;
+    int e = b / 4 + 1, sub = b % 4;
+    return (uint64_t)(4 + sub + 1) << (e - 2);
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+int hooks_run_timed(enum hook_id id, void *ctx, uint64_t *ret)
+{
+    uint64_t t0 = mono_ns();
+    int rc = pl_hook_run(hooks_tab[id], ctx, ret);
+    uint64_t ns = mono_ns() - t0;
+    if (rc == PL_HOOK_DEFAULT) /* detached in between: nothing ran */
+        return rc;
+    atomic_fetch_add_explicit(&timing[id].samples, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&timing[id].ns, ns, memory_order_relaxed);
+    atomic_fetch_add_explicit(&timing[id].buckets[bucket_of(ns)], 1, memory_order_relaxed);
+    if (rc == PL_HOOK_FAULT)
+        hooks_fallback(id);
+    return rc;
+}
+
+void hooks_fallback(enum hook_id id) { atomic_fetch_add_explicit(&timing[id].fallbacks, 1, memory_order_relaxed); }
+
+void hooks_timing(int id, struct hook_timing *out)
+{
+    memset(out, 0, sizeof *out);
+    if (id < 0 || id >= HK_COUNT)
+        return;
+    out->samples = atomic_load_explicit(&timing[id].samples, memory_order_relaxed);
+    out->sampled_ns = atomic_load_explicit(&timing[id].ns, memory_order_relaxed);
+    out->fallbacks = atomic_load_explicit(&timing[id].fallbacks, memory_order_relaxed);
+    uint64_t total = 0;
+    for (int b = 0; b < HOOKS_LAT_BUCKETS; b++)
+        total += out->buckets[b] = atomic_load_explicit(&timing[id].buckets[b], memory_order_relaxed);
+    if (!total)
+        return;
+    out->avg_ns = out->sampled_ns / (out->samples ? out->samples : 1);
+    uint64_t want = (total * 99 + 99) / 100, seen = 0;
+    for (int b = 0; b < HOOKS_LAT_BUCKETS; b++)
+        if ((seen += out->buckets[b]) >= want) {
+            out->p99_ns = hooks_bucket_upper_ns(b);
+            break;
+        }
+}
+
+static _Atomic uint64_t authorize_gen;
+
+void hooks_changed(const char *hook_name)
+{
+    if (strcmp(hook_name, "authorize") == 0)
+        atomic_fetch_add_explicit(&authorize_gen, 1, memory_order_release);
+}
+
+uint64_t hooks_authorize_generation(void) { return atomic_load_explicit(&authorize_gen, memory_order_acquire); }
+
+#ifndef PLIANT_NO_HOOKS
 
 /* Policies may keep state in maps, read the clock and log; nothing else:
  * the server offers no helper that could reach its own memory. */
@@ -137,10 +234,7 @@ int hooks_attach_spec(pl_runtime *rt, const char *spec, char *err, size_t errlen
             return -1;
         }
     }
-    int id = -1;
-    for (int i = 0; i < HK_COUNT; i++)
-        if (strcmp(hook_name, hook_names[i]) == 0)
-            id = i;
+    int id = hooks_id(hook_name);
     if (id < 0) {
         snprintf(err, errlen,
                  "--attach %.900s: unknown hook \"%.64s\" (hooks: sched_enqueue, sched_pick, admit, "
@@ -163,22 +257,10 @@ int hooks_attach_spec(pl_runtime *rt, const char *spec, char *err, size_t errlen
         snprintf(err, errlen, "--attach %.900s: cannot load %s for hook %s: %s", spec, path, hook_name, perr.msg);
         return -1;
     }
-    pl_prog *prog = NULL;
-    char want[96];
-    snprintf(want, sizeof want, "hook/%.64s", hook_names[id]);
-    if (section)
-        prog = pl_object_find_prog(obj, section);
-    else if (pl_object_prog_count(obj) == 1)
-        prog = pl_object_prog(obj, 0);
-    else
-        prog = pl_object_find_prog(obj, want);
+    char why[300];
+    pl_prog *prog = catalog_select_prog(obj, hook_names[id], section, why, sizeof why);
     if (!prog) {
-        if (section)
-            snprintf(err, errlen, "--attach %.900s: %s has no program in section \"%s\"", spec, path, section);
-        else
-            snprintf(err, errlen, "--attach %.900s: %s holds %u programs and none in section \"%s\"; name one "
-                                  "with :SECTION",
-                     spec, path, pl_object_prog_count(obj), want);
+        snprintf(err, errlen, "--attach %.900s: %s: %s", spec, path, why);
         pl_object_close(obj);
         return -1;
     }
@@ -236,7 +318,7 @@ int hooks_authorize(void *user, int action, const char *a1, const char *a2, cons
     c.arg2_hash = name_hash(a2);
     c.db_hash = name_hash(db);
     c.trigger_hash = name_hash(trigger);
-    if (pl_hook_run(hooks_tab[HK_AUTHORIZE], &c, &ret) != PL_HOOK_RAN)
+    if (hooks_run(HK_AUTHORIZE, &c, &ret) != PL_HOOK_RAN)
         return SQLITE_OK;
     return ret == PL_AUTH_DENY ? SQLITE_DENY : ret == PL_AUTH_IGNORE ? SQLITE_IGNORE : SQLITE_OK;
 }

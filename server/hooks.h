@@ -27,6 +27,60 @@ enum hook_id { HK_SCHED_ENQUEUE, HK_SCHED_PICK, HK_ADMIT, HK_QUERY_PROGRESS, HK_
  * use them without locks. */
 extern pl_hook *hooks_tab[HK_COUNT];
 
+/* Every hook name pliantd may register: its own six and the buffer pool's
+ * page_evict (registered only when the pool is installed). The admin API,
+ * the hook catalog and the SQL views list those found in the runtime. */
+extern const char *const hooks_all_names[];
+extern const size_t hooks_all_count;
+
+/* Call sites run their hook through hooks_run(): pl_hook_run() plus, on one
+ * call in HOOKS_SAMPLE_EVERY per thread, a clock reading on each side for
+ * the latency histogram (stats, /metrics), and a count of the calls the
+ * built-in answered although a program was attached (fallbacks: faults and
+ * invalid answers, and answers the host refuses, see hooks_fallback). */
+#define HOOKS_SAMPLE_EVERY 16
+/* Histogram buckets: four per power of two from 4 ns (below: one per ns)
+ * to 2^40 ns, so a percentile read from it is within 25%. */
+#define HOOKS_LAT_BUCKETS 160
+extern _Thread_local uint32_t hooks_tls_calls;
+int hooks_run_timed(enum hook_id id, void *ctx, uint64_t *ret);
+void hooks_fallback(enum hook_id id);
+
+static inline int hooks_run(enum hook_id id, void *ctx, uint64_t *ret)
+{
+    pl_hook *h = hooks_tab[id];
+    if (__builtin_expect(!pl_hook_is_attached(h), 1))
+        return PL_HOOK_DEFAULT;
+    if (__builtin_expect((hooks_tls_calls++ & (HOOKS_SAMPLE_EVERY - 1)) == 0, 0))
+        return hooks_run_timed(id, ctx, ret);
+    int rc = pl_hook_run(h, ctx, ret);
+    if (__builtin_expect(rc == PL_HOOK_FAULT, 0))
+        hooks_fallback(id);
+    return rc;
+}
+
+/* What the server measured for a hook (cumulative since start-up, across
+ * the programs attached in turn), besides the runtime's pl_hook_stats. */
+struct hook_timing {
+    uint64_t samples, sampled_ns, fallbacks;
+    uint64_t avg_ns, p99_ns; /* 0 when nothing was sampled */
+    uint64_t buckets[HOOKS_LAT_BUCKETS];
+};
+/* id: an enum hook_id, or -1 for a hook without server-side timing
+ * (page_evict): then only zeros. */
+void hooks_timing(int id, struct hook_timing *out);
+/* Upper bound, in ns, of histogram bucket b. */
+uint64_t hooks_bucket_upper_ns(int b);
+/* enum hook_id of a name, -1 if none. */
+int hooks_id(const char *name);
+
+/* Called after any attach, replace or detach by the admin API: an
+ * authorize change bumps the generation that makes sessions re-prepare
+ * their cached statements (SQLite consults the authorizer when it
+ * prepares, so a cached statement would keep the old policy's verdict). */
+void hooks_changed(const char *hook_name);
+uint64_t hooks_authorize_generation(void);
+
 /* Registers every hookpoint in rt. */
 int hooks_register(pl_runtime *rt, char *err, size_t errlen);
 /* Loads FILE.o verified for HOOK and attaches its program; spec is

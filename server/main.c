@@ -18,10 +18,15 @@
 #include <unistd.h>
 
 #include "../engine/db.h"
+#include "../manager/catalog.h"
+#include "admin.h"
 #include "auth_scram.h"
 #include "hooks.h"
 #include "log.h"
 #include "server.h"
+#include "store.h"
+#include "views.h"
+#include "watch.h"
 
 static void usage(FILE *f)
 {
@@ -52,6 +57,15 @@ static void usage(FILE *f)
             "                           repeatable. Hooks: sched_enqueue, sched_pick, admit,\n"
             "                           query_progress, query_end, authorize (sdk/include/pliant_hooks.h).\n"
             "                           Without SECTION: the object's only program, or section hook/HOOK\n"
+            "      --admin-socket PATH  admin API socket for pliantctl (default <data-dir>/admin.sock; off: none)\n"
+            "      --admin-listen HOST:PORT  also serve the admin API on TCP (loopback only unless\n"
+            "                           admin_allow_remote = true in the config)\n"
+            "      --admin-token-file FILE  bearer token of the admin API (default <data-dir>/admin.token,\n"
+            "                           created 0600 on first start)\n"
+            "      --trusted-keys-dir DIR  public keys (*.pub) whose signed packages may be attached\n"
+            "                           (default <data-dir>/trusted_keys)\n"
+            "      --watch-dir DIR      attach signed packages written into DIR; detach on removal\n"
+            "      --print-hook-catalog print the hooks' ABI as JSON (sdk/hook-catalog.json) and exit\n"
             "      --help               this text\n"
             "\n"
             "--add-user prints a [user] section for the config file: the password (first\n"
@@ -234,6 +248,36 @@ static bool wait_sessions(struct server *srv, uint64_t deadline_ms)
     return done;
 }
 
+/* Every hookpoint pliantd offers, registered in rt. The hook catalog is
+ * made by this same function, so it cannot drift from the server. */
+static int register_hookpoints(pl_runtime *rt, char *err, size_t errlen)
+{
+    return hooks_register(rt, err, errlen);
+}
+
+static int print_hook_catalog(void)
+{
+    pl_runtime *rt;
+    pl_error perr;
+    char err[512];
+    if (pl_runtime_new(NULL, &rt, &perr)) {
+        fprintf(stderr, "pliantd: %s\n", perr.msg);
+        return 1;
+    }
+    int rc = register_hookpoints(rt, err, sizeof err);
+    json_t *cat = rc ? NULL : catalog_from_runtime(rt, hooks_all_names, hooks_all_count);
+    char *text = cat ? json_dumps(cat, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    json_decref(cat);
+    pl_runtime_free(rt);
+    if (!text) {
+        fprintf(stderr, "pliantd: cannot build the hook catalog: %s\n", rc ? err : "out of memory");
+        return 1;
+    }
+    printf("%s\n", text);
+    free(text);
+    return 0;
+}
+
 static void runtime_log(void *user, int level, const char *msg)
 {
     (void)user;
@@ -250,6 +294,8 @@ int main(int argc, char **argv)
         }
         if (strcmp(argv[i], "--add-user") == 0)
             return add_user(argc, argv);
+        if (strcmp(argv[i], "--print-hook-catalog") == 0)
+            return print_hook_catalog();
     }
     static struct server srv;
     config_defaults(&srv.cfg);
@@ -267,7 +313,9 @@ int main(int argc, char **argv)
         {"--max-connections", NULL, "max_connections"}, {"--max-message", NULL, "max_message"},
         {"--synchronous", NULL, "synchronous"}, {"--busy-timeout-ms", NULL, "busy_timeout_ms"},
         {"--shutdown-grace-ms", NULL, "shutdown_grace_ms"}, {"--log-level", NULL, "log_level"},
-        {"--attach", NULL, "attach"},
+        {"--attach", NULL, "attach"},           {"--admin-socket", NULL, "admin_socket"},
+        {"--admin-listen", NULL, "admin_listen"}, {"--admin-token-file", NULL, "admin_token_file"},
+        {"--trusted-keys-dir", NULL, "trusted_keys_dir"}, {"--watch-dir", NULL, "watch_dir"},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -361,11 +409,19 @@ int main(int argc, char **argv)
     /* Hooks exist before any session or worker can reach a call site, and
      * every --attach must succeed: a server running without the policy it
      * was told to enforce (an authorizer, say) is worse than none. */
-    if (hooks_register(srv.rt, err, sizeof err))
+    if (register_hookpoints(srv.rt, err, sizeof err))
         goto startup_error;
     for (int i = 0; i < srv.cfg.nattach; i++)
         if (hooks_attach_spec(srv.rt, srv.cfg.attach[i], err, sizeof err))
             goto startup_error;
+    /* The policies pushed before the last shutdown come back, except on
+     * the hooks the configuration just attached. */
+    if (store_open(&(struct store_opts){.rt = srv.rt, .data_dir = srv.cfg.data_dir,
+                                        .trusted_keys_dir = srv.cfg.trusted_keys_dir},
+                   &srv.store, err, sizeof err))
+        goto startup_error;
+    store_restore(srv.store);
+    eng_introspect_set_source(views_introspect, &srv);
     int port;
     int lfd = open_listener(&srv.cfg, &port, err, sizeof err);
     if (lfd < 0)
@@ -377,8 +433,17 @@ int main(int argc, char **argv)
         close(lfd);
         goto startup_error;
     }
-    if (srv.cfg.port_file[0] && write_port_file(srv.cfg.port_file, port)) {
+    /* The admin API and the watched directory come up before the port
+     * file is written: a script that waits for the port can use them. */
+    bool up = admin_start(&srv, err, sizeof err) == 0 &&
+              (!srv.cfg.watch_dir[0] || watch_start(&srv, srv.cfg.watch_dir, err, sizeof err) == 0);
+    if (up && srv.cfg.port_file[0] && write_port_file(srv.cfg.port_file, port)) {
         snprintf(err, sizeof err, "cannot write port file %.900s: %s", srv.cfg.port_file, strerror(errno));
+        up = false;
+    }
+    if (!up) {
+        watch_stop();
+        admin_stop();
         close(lfd);
         sched_stop(srv.sched);
         goto startup_error;
@@ -420,8 +485,11 @@ int main(int argc, char **argv)
         }
     }
 
-    /* Shutdown: stop accepting, wake idle sessions (they end with 57P01),
-     * give running statements the grace period, then cancel them. */
+    /* Shutdown: no more policy changes; stop accepting, wake idle
+     * sessions (they end with 57P01), give running statements the grace
+     * period, then cancel them. */
+    watch_stop();
+    admin_stop();
     close(lfd);
     atomic_store(&srv.shutting_down, true);
     uint64_t one = 1;
@@ -436,6 +504,7 @@ int main(int argc, char **argv)
     hooks_log_maps();
     sched_stop(srv.sched);
     pl_runtime_free(srv.rt);
+    store_close(srv.store);
     if (srv.cfg.port_file[0])
         unlink(srv.cfg.port_file);
     close(sfd);
@@ -452,6 +521,7 @@ startup_error:
     config_free(&srv.cfg);
     if (srv.rt)
         pl_runtime_free(srv.rt);
+    store_close(srv.store);
     rc = 1;
     return rc;
 }

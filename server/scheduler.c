@@ -8,6 +8,7 @@
 
 #include "hooks.h"
 #include "log.h"
+#include "metrics.h"
 
 struct scheduler {
     pthread_mutex_t mu;
@@ -104,9 +105,12 @@ static struct sched_job *pick(struct scheduler *s, uint64_t now, uint64_t *wake_
         uint64_t r;
         /* The range check leaves one case to the host: a class with
          * nothing runnable, answered by the built-in choice. */
-        if (pl_hook_run(hooks_tab[HK_SCHED_PICK], &ctx, &r) == PL_HOOK_RAN && r < PL_SCHED_CLASSES &&
-            cand[r].job)
-            best = (int)r;
+        if (hooks_run(HK_SCHED_PICK, &ctx, &r) == PL_HOOK_RAN) {
+            if (r < PL_SCHED_CLASSES && cand[r].job)
+                best = (int)r;
+            else
+                hooks_fallback(HK_SCHED_PICK);
+        }
     }
 #else
     (void)nready;
@@ -212,7 +216,7 @@ static int admit(struct scheduler *s, const struct sched_job *job, unsigned held
                              .running = (uint32_t)s->running, .workers = (uint32_t)s->nworkers,
                              .attempts = held, .waited_ns = now - job->enqueue_ns};
     uint64_t r;
-    if (pl_hook_run(hooks_tab[HK_ADMIT], &a, &r) != PL_HOOK_RAN)
+    if (hooks_run(HK_ADMIT, &a, &r) != PL_HOOK_RAN)
         return PL_ADMIT_ACCEPT;
     return (int)r;
 }
@@ -224,7 +228,7 @@ static int classify(struct scheduler *s, const struct sched_job *job)
                                      .running = (uint32_t)s->running,
                                      .recent_cost_ns = hooks_cost_lookup(job->fingerprint)};
     uint64_t r;
-    if (pl_hook_run(hooks_tab[HK_SCHED_ENQUEUE], &e, &r) != PL_HOOK_RAN || r >= PL_SCHED_CLASSES)
+    if (hooks_run(HK_SCHED_ENQUEUE, &e, &r) != PL_HOOK_RAN || r >= PL_SCHED_CLASSES)
         return 0;
     return (int)r;
 }
@@ -260,6 +264,7 @@ int sched_run(struct scheduler *s, struct sched_job *job, int busy_timeout_ms)
         }
         if (a != PL_ADMIT_ACCEPT) {
             pthread_mutex_unlock(&s->mu);
+            metrics_statement(job->tenant, false);
             return SCHED_REJECTED;
         }
         job->cls = classify(s, job);
@@ -273,6 +278,7 @@ int sched_run(struct scheduler *s, struct sched_job *job, int busy_timeout_ms)
         pthread_cond_wait(&job->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
     pthread_cond_destroy(&job->cv);
+    metrics_statement(job->tenant, true);
     return 0;
 }
 
@@ -293,3 +299,11 @@ void sched_stop(struct scheduler *s)
 }
 
 int sched_workers(const struct scheduler *s) { return s->nworkers; }
+
+void sched_load(struct scheduler *s, int *queued, int *running)
+{
+    pthread_mutex_lock(&s->mu);
+    *queued = s->depth;
+    *running = s->running;
+    pthread_mutex_unlock(&s->mu);
+}

@@ -47,6 +47,8 @@ bool sched_may_retry(const struct sched_job *job);
 /* Waits for queued jobs to finish, then joins the workers. */
 void sched_stop(struct scheduler *s);
 int sched_workers(const struct scheduler *s);
+/* Jobs queued (all classes) and on workers now, for /metrics. */
+void sched_load(struct scheduler *s, int *queued, int *running);
 uint64_t sched_now_ns(void);
 
 #endif

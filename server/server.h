@@ -11,11 +11,13 @@
 #include "scheduler.h"
 
 struct session;
+struct store;
 
 struct server {
     struct config cfg;
     struct scheduler *sched;
-    pl_runtime *rt;         /* hookpoints are registered here (next step of issue 4) */
+    pl_runtime *rt;         /* hookpoints are registered here */
+    struct store *store;    /* accepted extension packages, active set, audit (server/store.h) */
     int wake_fd;            /* eventfd, readable once shutdown begins: wakes idle sessions */
     atomic_bool shutting_down;
     pthread_mutex_t mu;     /* guards the session registry */

@@ -209,7 +209,7 @@ static bool run_job(struct session *s, struct exec *ex, const struct tr_result *
                 : strcmp(ex->err.sqlstate, "57014") == 0                 ? PL_QUERY_CANCELED
                                                                          : PL_QUERY_ERROR;
     uint64_t ignored;
-    (void)pl_hook_run(hooks_tab[HK_QUERY_END], &qe, &ignored);
+    (void)hooks_run(HK_QUERY_END, &qe, &ignored);
     if (rc == 0 && !ex->failed)
         hooks_cost_record(s->job.fingerprint, run_ns);
 #endif

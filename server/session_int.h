@@ -87,6 +87,7 @@ struct session {
     atomic_bool running;   /* a worker is inside SQLite for this session */
     uint64_t progress_calls; /* progress handler calls in the current job (worker only) */
     struct eng_authorizer authz; /* the authorize hook's seam (outlives db) */
+    uint64_t authz_gen;          /* hooks_authorize_generation() db's statements were prepared under */
     struct sched_job job;
 };
 

@@ -209,3 +209,12 @@ const char *srv_sqlstate(const PGresult *r)
     const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     return st ? st : "";
 }
+
+const char *ext_path(const char *name)
+{
+    static char bufs[8][512];
+    static int next;
+    char *b = bufs[next++ % 8];
+    snprintf(b, sizeof bufs[0], "%s/extensions/%s.bpf.o", tl_build_dir(), name);
+    return b;
+}

@@ -35,5 +35,7 @@ int run_cmd(const char *cmd, char *out, size_t outlen, int timeout_s);
 /* SCRAM verifier for a password, from pliantd --add-user. */
 int make_verifier(const char *user, const char *password, char *out, size_t outlen);
 const char *pgbench_path(void);
+/* <build>/extensions/NAME.bpf.o (a ring of 8 buffers). */
+const char *ext_path(const char *name);
 
 #endif

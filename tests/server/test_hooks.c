@@ -14,15 +14,6 @@
 #include "../testlib.h"
 #include "harness.h"
 
-static const char *ext(const char *name)
-{
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/extensions/%s.bpf.o", tl_build_dir(), name);
-    return b;
-}
-
 /* "OK <tag>" or "ERR <sqlstate>" for one statement. */
 static const char *outcome(PGconn *c, const char *sql)
 {
@@ -89,7 +80,7 @@ static bool need_P(void)
              "auth = trust\nworkers = 2\n"
              "attach = authorize=%s\nattach = query_progress=%s:hook/query_progress\nattach = query_end=%s\n"
              "[database rw]\n[database ro]\n",
-             ext("authorize_readonly_tenant"), ext("progress_deadline"), ext("query_end_latency_hist"));
+             ext_path("authorize_readonly_tenant"), ext_path("progress_deadline"), ext_path("query_end_latency_hist"));
     p_up = srv_start(&P, "P", extra, true) == 0;
     p_failed = !p_up;
     return p_up;
@@ -265,8 +256,9 @@ TEST(hooks_default_extensions_match_builtin_behaviour)
              "attach = sched_enqueue=%s\nattach = sched_pick=%s\nattach = admit=%s\n"
              "attach = query_progress=%s\nattach = query_end=%s\nattach = authorize=%s\n"
              "[database w]\n",
-             ext("sched_enqueue_default"), ext("sched_pick_fifo"), ext("admit_default"), ext("progress_default"),
-             ext("query_end_default"), ext("authorize_default"));
+             ext_path("sched_enqueue_default"), ext_path("sched_pick_fifo"), ext_path("admit_default"),
+             ext_path("progress_default"),
+             ext_path("query_end_default"), ext_path("authorize_default"));
     if (srv_start(&b, "D1", extra, false) != 0) {
         srv_stop(&a);
         srv_cleanup(&a);
@@ -326,7 +318,7 @@ TEST(hooks_admit_queue_limit_rejects_when_queue_is_full)
     struct srv a;
     char extra[1024];
     snprintf(extra, sizeof extra, "auth = trust\nworkers = 1\nattach = admit=%s\n[database w]\n",
-             ext("admit_queue_limit"));
+             ext_path("admit_queue_limit"));
     CHECK(srv_start(&a, "A", extra, false) == 0);
     PGconn *c1 = srv_connect(&a, "u", "w", NULL), *c2 = srv_connect(&a, "u", "w", NULL),
            *c3 = srv_connect(&a, "u", "w", NULL);
@@ -364,7 +356,7 @@ static int short_vs_long_order(bool priority)
     if (priority)
         snprintf(extra, sizeof extra,
                  "auth = trust\nworkers = 1\nattach = sched_enqueue=%s\nattach = sched_pick=%s\n[database w]\n",
-                 ext("sched_enqueue_short_first"), ext("sched_pick_priority"));
+                 ext_path("sched_enqueue_short_first"), ext_path("sched_pick_priority"));
     else
         snprintf(extra, sizeof extra, "auth = trust\nworkers = 1\n[database w]\n");
     if (srv_start(&a, priority ? "PRI" : "FIFO", extra, false) != 0)
@@ -436,7 +428,7 @@ static int flood_then_late_tenant(bool fair)
         snprintf(extra, sizeof extra,
                  "auth = trust\nworkers = 1\nattach = sched_enqueue=%s\nattach = sched_pick=%s\n"
                  "[database a]\n[database b]\n",
-                 ext("sched_enqueue_tenant"), ext("sched_pick_fair_share"));
+                 ext_path("sched_enqueue_tenant"), ext_path("sched_pick_fair_share"));
     else
         snprintf(extra, sizeof extra, "auth = trust\nworkers = 1\n[database a]\n[database b]\n");
     if (srv_start(&a, fair ? "FAIR" : "FIFO2", extra, false) != 0)
@@ -522,7 +514,7 @@ TEST(hooks_query_end_latency_histogram_counts_statements)
     struct srv a;
     char extra[1024];
     snprintf(extra, sizeof extra, "auth = trust\nworkers = 2\nattach = query_end=%s\n[database w]\n",
-             ext("query_end_latency_hist"));
+             ext_path("query_end_latency_hist"));
     CHECK(srv_start(&a, "HIST", extra, false) == 0);
     PGconn *c = srv_connect(&a, "u", "w", NULL);
     CHECK(PQstatus(c) == CONNECTION_OK);
