@@ -26,11 +26,15 @@ SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 SAN_TSAN := -fsanitize=thread -DPL_TSAN
 
 RUNTIME_SRC := $(wildcard runtime/src/*.c)
-# Engine modules tested directly: pcache.c (tests/test_pcache.c, hence
-# -lsqlite3) and the SQL rewriter (tests/test_sql_rewrite.c).
-TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c engine/pcache.c \
+# Engine modules tested directly: the buffer pool (engine/pcache*.c,
+# tests/test_pcache*.c, hence -lsqlite3) and the SQL rewriter
+# (tests/test_sql_rewrite.c).
+TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c $(wildcard engine/pcache*.c) \
                engine/sql_lex.c engine/sql_rewrite.c engine/buf.c
 TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%.o,$(wildcard tests/progs/*.c))
+# Test programs for hooks that only their test registers (the corpus in
+# tests/progs is loaded without any).
+HOOK_PROGS  := $(patsubst tests/hook_progs/%.c,$(BUILD)/hook_progs/%.o,$(wildcard tests/hook_progs/*.c))
 EXT_SRC     := $(wildcard extensions/*.bpf.c)
 EXT_OBJS    := $(patsubst extensions/%.bpf.c,$(BUILD)/extensions/%.bpf.o,$(EXT_SRC))
 BPF_CFLAGS  := -O2 -g -target bpf -Isdk/include -Wall -Werror
@@ -79,11 +83,14 @@ $(BUILD)/pliant-demo: $(call rel_obj,runtime/tools/pliant-demo.c) $(BUILD)/libpl
 $(BUILD)/progs/%.o: tests/progs/%.c $(wildcard sdk/include/*.h) $(wildcard tests/progs/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/hook_progs/%.o: tests/hook_progs/%.c $(wildcard sdk/include/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 # Programs only the server tests load (e.g. one pliantd must refuse).
 $(BUILD)/server_progs/%.o: tests/server/progs/%.c $(wildcard sdk/include/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
-$(BUILD)/extensions/%.bpf.o: extensions/%.bpf.c $(wildcard sdk/include/*.h)
+$(BUILD)/extensions/%.bpf.o: extensions/%.bpf.c $(wildcard sdk/include/*.h) $(wildcard extensions/*.h)
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -131,7 +138,7 @@ $(BUILD)/asan/pliantctl: $(call asan_obj,$(CTL_SRC) $(RUNTIME_SRC))
 	$(CC) $(SAN_ASAN) -o $@ $^ $(LIBS) $(CTL_LIBS)
 
 test: $(BUILD)/asan/pliantd $(BUILD)/asan/server_tests $(BUILD)/pliantd $(SERVER_PROGS) $(BUILD)/asan/pliantctl
-test: $(BUILD)/asan/run_tests $(BUILD)/tsan/run_tests $(BUILD)/pliant-run $(TEST_PROGS) $(EXT_OBJS)
+test: $(BUILD)/asan/run_tests $(BUILD)/tsan/run_tests $(BUILD)/pliant-run $(TEST_PROGS) $(HOOK_PROGS) $(EXT_OBJS)
 	@PLIANT_SHARED=$(SHARED) PLIANT_BUILD=$(BUILD) tests/run-all.sh
 
 bench: all

@@ -13,7 +13,7 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-mis
 LIBS    := -lbpf -lelf -lz -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -Isdk/include -Wall -Werror
 
-BENCHES := dispatch jit reload verify
+BENCHES := dispatch jit reload verify pcache
 BINS    := $(patsubst %,$(B)/bench_%,$(BENCHES))
 KERNELS := $(patsubst bench/kernels/%.bpf.c,$(B)/%.bpf.o,$(wildcard bench/kernels/*.bpf.c))
 
@@ -33,11 +33,18 @@ $(B)/bench_%: bench/bench_%.c bench/bench_util.h bench/kernels.h runtime/include
 
 # bench_verify verifies every shipped extension for its own hook, so it
 # links the code that registers pliantd's and the buffer pool's hooks.
-$(B)/bench_verify: bench/bench_verify.c bench/bench_util.h server/hooks.c server/log.c engine/pcache.c \
+PCACHE_SRC := $(wildcard engine/pcache*.c)
+$(B)/bench_verify: bench/bench_verify.c bench/bench_util.h server/hooks.c server/log.c $(PCACHE_SRC) \
                    manager/catalog.c runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
 	@mkdir -p $(B)
-	$(CC) $(CFLAGS) -Iserver -Iengine -o $@ bench/bench_verify.c server/hooks.c server/log.c engine/pcache.c \
+	$(CC) $(CFLAGS) -Iserver -Iengine -o $@ bench/bench_verify.c server/hooks.c server/log.c $(PCACHE_SRC) \
 		manager/catalog.c $(BUILD)/libpliant.a $(LIBS) -lsqlite3 -ljansson
+
+# bench_pcache times the buffer pool itself, hooks detached and attached.
+$(B)/bench_pcache: bench/bench_pcache.c bench/bench_util.h $(PCACHE_SRC) engine/pcache.h engine/pcache_pool.h \
+                   runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) -Iengine -o $@ bench/bench_pcache.c $(PCACHE_SRC) $(BUILD)/libpliant.a $(LIBS) -lsqlite3
 
 $(B)/%.bpf.o: bench/kernels/%.bpf.c bench/kernels.h $(wildcard sdk/include/*.h)
 	@mkdir -p $(B)

@@ -1,7 +1,8 @@
 /*
  * Verification time per program: every shipped extension (each verified
- * for its own hook: pliantd's query hooks and the buffer pool's page_evict
- * registered by their own code, the runtime demo's hook as
+ * for its own hook: pliantd's query hooks and the buffer pool's page_*
+ * hooks registered by their own code, a pool policy's programs each for
+ * the hook its section names, the runtime demo's hook as
  * runtime/tools/pliant-demo.c does) and the verifier's accept corpus (the objects in build/progs: accept_* for the "accept" hook of
  * tests/test_verifier_accept.c, the older test programs without a hook).
  * Each object is opened ROUNDS times; per program the table gives the
@@ -93,13 +94,15 @@ static uint32_t nrows;
 static char skipped[16][96];
 static uint32_t nskipped;
 
-/* Opens path ROUNDS times and adds one row per program. */
-static void measure(pl_runtime *rt, const char *path, const char *file, const pl_hook *hook, bool extension)
+/* Opens path ROUNDS times and adds one row per program. by_section:
+ * each program is verified for the hook its section names. */
+static void measure(pl_runtime *rt, const char *path, const char *file, const pl_hook *hook, bool by_section,
+                    bool extension)
 {
     static uint64_t ns[64][ROUNDS];
     uint32_t first = nrows, nprogs = 0;
     for (int r = 0; r < ROUNDS; r++) {
-        struct pl_object_opts o = {.hook = hook, .flags = PL_LOAD_NO_JIT};
+        struct pl_object_opts o = {.hook = hook, .flags = PL_LOAD_NO_JIT | (by_section ? PL_LOAD_HOOK_BY_SECTION : 0)};
         pl_object *obj = NULL;
         pl_error err;
         if (pl_object_open_file(rt, path, &o, &obj, &err)) {
@@ -182,11 +185,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_verify: %s\n", herr);
         return 1;
     }
-    /* Which hook each shipped extension is written for, by file name. */
+    /* Which hook each shipped extension is written for, by file name;
+     * NULL: the buffer pool's policies, one program per hook they use. */
     static const struct {
         const char *prefix, *hook;
     } ext_hooks[] = {
-        {"demo_evict", "demo_evict"}, {"evict_", "page_evict"}, {"admit_", "admit"},
+        {"demo_evict", "demo_evict"}, {"evict_", NULL}, {"page_", NULL}, {"admit_", "admit"},
         {"authorize_", "authorize"}, {"progress_", "query_progress"}, {"query_end_", "query_end"},
         {"sched_enqueue_", "sched_enqueue"}, {"sched_pick_", "sched_pick"},
     };
@@ -200,10 +204,14 @@ int main(int argc, char **argv)
             continue; /* must be rejected: tests/test_verifier_accept.c checks that */
         snprintf(path, sizeof(path), "%s/%.127s", dir, names[i]);
         const pl_hook *h = NULL;
-        for (size_t k = 0; k < sizeof(ext_hooks) / sizeof(ext_hooks[0]) && !h; k++)
-            if (!strncmp(names[i], ext_hooks[k].prefix, strlen(ext_hooks[k].prefix)))
-                h = !strcmp(ext_hooks[k].hook, "demo_evict") ? demo : pl_hook_find(rt, ext_hooks[k].hook);
-        measure(rt, path, names[i], h, true);
+        bool by_section = false;
+        for (size_t k = 0; k < sizeof(ext_hooks) / sizeof(ext_hooks[0]) && !h && !by_section; k++)
+            if (!strncmp(names[i], ext_hooks[k].prefix, strlen(ext_hooks[k].prefix))) {
+                by_section = !ext_hooks[k].hook;
+                h = by_section ? NULL
+                    : !strcmp(ext_hooks[k].hook, "demo_evict") ? demo : pl_hook_find(rt, ext_hooks[k].hook);
+            }
+        measure(rt, path, names[i], h, by_section, true);
     }
     snprintf(dir, sizeof(dir), "%s/progs", build);
     n = list(dir, ".o", names, 256);
@@ -212,7 +220,7 @@ int main(int argc, char **argv)
         if (!strcmp(names[i], "extern_unknown.o") || !strcmp(names[i], "no_progs.o"))
             continue;
         snprintf(path, sizeof(path), "%s/%.127s", dir, names[i]);
-        measure(rt, path, names[i], !strncmp(names[i], "accept_", 7) ? accept : NULL, false);
+        measure(rt, path, names[i], !strncmp(names[i], "accept_", 7) ? accept : NULL, false, false);
     }
 
     uint64_t ext_max = 0, all_max = 0;
@@ -229,7 +237,7 @@ int main(int argc, char **argv)
     printf("`bench/bench_verify.c`: each object opened %d times (interpreter only, so the figure is\n"
            "verification alone: `pl_prog_verifier_stats().ns`); per program the median and the maximum\n"
            "over the rounds, and the verifier's work, which is the same every round. Shipped extensions\n"
-           "are verified for their own hooks (pliantd's query hooks, the buffer pool's page_evict, the\n"
+           "are verified for their own hooks (pliantd's query hooks, the buffer pool's page_* hooks, the\n"
            "runtime demo's hook), `accept_*` for the accept\n"
            "corpus hook (`tests/progs/accept_ctx.h`), the older test programs without a hook;\n"
            "`demo_evict_unsafe` (must be rejected) and the objects built to fail are left out.\n\n",

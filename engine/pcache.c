@@ -4,67 +4,34 @@
  * pExtra) plus a page buffer from posix_memalign(4096) so that a later
  * O_DIRECT VFS can read straight into it. Frames belong to one cache (one
  * pager) at a time; unpinned frames of purgeable caches sit on the pool's
- * single LRU list, most recently released at the head, and are the only
- * ones eviction may take. SQLite keeps dirty pages pinned (its pcache.c
- * unpins a page only once it is clean), so an unpinned frame can always be
- * dropped without losing data. */
-#include "pcache.h"
+ * list, most recently released at the head, and are the only ones eviction
+ * may take. SQLite keeps dirty pages pinned (its pcache.c unpins a page
+ * only once it is clean), so an unpinned frame can always be dropped
+ * without losing data.
+ *
+ * Page tables. Each cache has its own table keyed by the built-in hash,
+ * which always holds every page and answers every lookup while page_hash
+ * is detached. While a page_hash program runs, lookups go to a second
+ * table whose buckets that program chose; a page not found there is looked
+ * up in the first table and, if present, linked into the bucket the program
+ * names now. So a program can make lookups slow (a constant hash) but
+ * never wrong: a hash that changes with a live swap or with the program's
+ * own state costs one extra lookup per page it moved (counted). */
+#include "pcache_pool.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <pliant_pcache.h>
-
 #define FRAME_ALIGN 4096
 
-struct pc_cache;
-
-struct pc_frame {
-    sqlite3_pcache_page pg; /* what SQLite holds: pBuf, pExtra */
-    struct pc_cache *cache;
-    struct pc_frame *hnext;       /* cache's hash chain */
-    struct pc_frame *prev, *next; /* pool LRU list, while listed */
-    uint64_t last_access;         /* pool clock at the last release */
-    uint32_t key;
-    uint32_t access_count;
-    uint32_t bytes;               /* charged against the budget */
-    bool pinned;
-    bool listed;
-    /* pExtra follows, 16-byte aligned like malloc's own memory, because
-     * SQLite keeps its PgHdr (pointers, 64-bit fields) there. */
-} __attribute__((aligned(16)));
-
-struct pc_cache {
-    uint32_t id, tenant;
-    int sz_page, sz_extra;
-    bool purgeable;
-    int cachesize;              /* SQLite's hint; the pool budget rules */
-    struct pc_frame **hash;
-    uint32_t nhash;             /* power of two */
-    uint32_t npage;
+struct pc_pool pool = {
+    .mu = PTHREAD_MUTEX_INITIALIZER,
+    .lru = {.prev = &pool.lru, .next = &pool.lru},
+    .free_slot = UINT32_MAX,
 };
 
-static struct {
-    pthread_mutex_t mu;
-    bool init;
-    uint64_t budget, hard_limit;
-    uint64_t bytes, pinned_bytes, frames;
-    uint64_t caches;
-    uint64_t clock;
-    uint32_t next_cache_id;
-    struct pc_frame lru; /* sentinel: lru.next is the head (newest), lru.prev the tail */
-    uint64_t hits, misses, evictions, hook_victims, hook_fallbacks, refused;
-    struct pcache_tenant_stats tenants[PCACHE_MAX_TENANTS];
-    pcache_evict_observer observer;
-    void *observer_user;
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .lru = {.prev = &pool.lru, .next = &pool.lru}};
-
-static _Atomic(pl_hook *) evict_hook;
 static _Thread_local uint32_t thread_tenant;
 
 static struct pcache_tenant_stats *tstats(uint32_t tenant)
@@ -79,70 +46,147 @@ uint64_t pcache_frame_bytes(int sz_page, int sz_extra)
 
 void pcache_set_thread_tenant(uint32_t tenant) { thread_tenant = tenant; }
 
-/* ------------------------------------------------------------ LRU list */
+/* ------------------------------------------------------------ pool list */
 
 static void lru_remove(struct pc_frame *f)
 {
-    if (!f->listed)
+    if (!f->lru.next)
         return;
-    f->prev->next = f->next;
-    f->next->prev = f->prev;
-    f->prev = f->next = NULL;
-    f->listed = false;
+    link_remove(&f->lru);
+    pool.nlru--;
 }
 
-static void lru_push_head(struct pc_frame *f)
+static void lru_insert(struct pc_frame *f, bool at_tail)
 {
-    f->next = pool.lru.next;
-    f->prev = &pool.lru;
-    pool.lru.next->prev = f;
-    pool.lru.next = f;
-    f->listed = true;
+    link_after(at_tail ? pool.lru.prev : &pool.lru, &f->lru);
+    pool.nlru++;
 }
 
-/* ----------------------------------------------------------- hash table */
+/* --------------------------------------------------------------- slots */
 
-static uint32_t slot_of(const struct pc_cache *c, uint32_t key) { return key & (c->nhash - 1); }
+/* Gives f a slot, growing the table when none is free. */
+static bool slot_take(struct pc_frame *f)
+{
+    if (pool.free_slot == UINT32_MAX) {
+        uint32_t n = pool.nslots ? pool.nslots * 2 : 256;
+        if (n <= pool.nslots || n > (1u << 31))
+            return false;
+        struct pc_slot *s = realloc(pool.slots, n * sizeof(*s));
+        if (!s)
+            return false;
+        for (uint32_t i = pool.nslots; i < n; i++)
+            s[i] = (struct pc_slot){.frame = NULL, .gen = 1, .next_free = i + 1 < n ? i + 1 : UINT32_MAX};
+        pool.slots = s;
+        pool.free_slot = pool.nslots;
+        pool.nslots = n;
+    }
+    uint32_t i = pool.free_slot;
+    pool.free_slot = pool.slots[i].next_free;
+    pool.slots[i].frame = f;
+    f->slot = i;
+    return true;
+}
+
+static void slot_release(struct pc_frame *f)
+{
+    struct pc_slot *s = &pool.slots[f->slot];
+    s->frame = NULL;
+    s->next_free = pool.free_slot;
+    pool.free_slot = f->slot;
+}
+
+/* The page in f leaves it: every handle naming it goes stale. */
+static void slot_new_generation(struct pc_frame *f)
+{
+    struct pc_slot *s = &pool.slots[f->slot];
+    if (++s->gen == 0)
+        s->gen = 1;
+}
+
+/* --------------------------------------------------------- page tables */
+
+static uint32_t bucket(const struct pc_cache *c, uint32_t hash) { return hash & (c->nhash - 1); }
+
+/* A frame's chain link in its cache's own table, or (x) in the page_hash
+ * one. */
+static struct pc_frame **link_of(struct pc_frame *f, bool x) { return x ? &f->xnext : &f->hnext; }
+
+static void chain_unlink(struct pc_frame **pp, struct pc_frame *f, bool x)
+{
+    while (*pp != f)
+        pp = link_of(*pp, x);
+    *pp = *link_of(f, x);
+    *link_of(f, x) = NULL;
+}
 
 static struct pc_frame *hash_find(const struct pc_cache *c, uint32_t key)
 {
-    for (struct pc_frame *f = c->hash[slot_of(c, key)]; f; f = f->hnext)
+    for (struct pc_frame *f = c->hash[bucket(c, key)]; f; f = f->hnext)
         if (f->key == key)
             return f;
     return NULL;
 }
 
+static void xlink(struct pc_cache *c, struct pc_frame *f, uint32_t xhash)
+{
+    struct pc_frame **head = &c->xtab[bucket(c, xhash)];
+    f->xhash = xhash;
+    f->xnext = *head;
+    *head = f;
+    f->xlinked = true;
+}
+
+static void xunlink(struct pc_frame *f)
+{
+    chain_unlink(&f->cache->xtab[bucket(f->cache, f->xhash)], f, true);
+    f->xlinked = false;
+}
+
 static void hash_remove(struct pc_frame *f)
 {
     struct pc_cache *c = f->cache;
-    struct pc_frame **pp = &c->hash[slot_of(c, f->key)];
-    while (*pp != f)
-        pp = &(*pp)->hnext;
-    *pp = f->hnext;
-    f->hnext = NULL;
+    chain_unlink(&c->hash[bucket(c, f->key)], f, false);
+    if (f->xlinked)
+        xunlink(f);
     c->npage--;
 }
 
+/* Moves the chains of old[nold] into fresh[n]. */
+static void rebucket(struct pc_frame **old, uint32_t nold, struct pc_frame **fresh, uint32_t n, bool x)
+{
+    for (uint32_t i = 0; i < nold; i++)
+        for (struct pc_frame *f = old[i], *next; f; f = next) {
+            next = *link_of(f, x);
+            uint32_t s = (x ? f->xhash : f->key) & (n - 1);
+            *link_of(f, x) = fresh[s];
+            fresh[s] = f;
+        }
+}
+
 /* Doubling keeps chains short as a cache grows; a failed resize only makes
- * chains longer, so it is not an error. */
+ * chains longer, so it is not an error. The page_hash table grows with the
+ * other one; if it cannot, it is dropped and rebuilt lazily by lookups. */
 static void hash_grow(struct pc_cache *c)
 {
     uint32_t n = c->nhash * 2;
     struct pc_frame **h = calloc(n, sizeof(*h));
     if (!h)
         return;
-    for (uint32_t i = 0; i < c->nhash; i++) {
-        struct pc_frame *f = c->hash[i];
-        while (f) {
-            struct pc_frame *next = f->hnext;
-            uint32_t s = f->key & (n - 1);
-            f->hnext = h[s];
-            h[s] = f;
-            f = next;
-        }
+    struct pc_frame **x = c->xtab ? calloc(n, sizeof(*x)) : NULL;
+    if (c->xtab && !x) {
+        for (uint32_t i = 0; i < c->nhash; i++)
+            for (struct pc_frame *f = c->hash[i]; f; f = f->hnext) {
+                f->xlinked = false;
+                f->xnext = NULL;
+            }
     }
+    rebucket(c->hash, c->nhash, h, n, false);
+    if (x)
+        rebucket(c->xtab, c->nhash, x, n, true);
     free(c->hash);
+    free(c->xtab);
     c->hash = h;
+    c->xtab = x;
     c->nhash = n;
 }
 
@@ -150,10 +194,53 @@ static void hash_insert(struct pc_cache *c, struct pc_frame *f)
 {
     if (c->npage >= c->nhash && c->nhash < (1u << 30))
         hash_grow(c);
-    uint32_t s = slot_of(c, f->key);
+    uint32_t s = bucket(c, f->key);
     f->hnext = c->hash[s];
     c->hash[s] = f;
     c->npage++;
+}
+
+/* Finds key; hashed says whether page_hash gave xhash for it. */
+static struct pc_frame *lookup(struct pc_cache *c, uint32_t key, bool hashed, uint32_t xhash)
+{
+    if (!hashed)
+        return hash_find(c, key);
+    if (!c->xtab && !(c->xtab = calloc(c->nhash, sizeof(*c->xtab))))
+        return hash_find(c, key);
+    for (struct pc_frame *f = c->xtab[bucket(c, xhash)]; f; f = f->xnext)
+        if (f->key == key)
+            return f;
+    struct pc_frame *f = hash_find(c, key);
+    if (f) {
+        if (f->xlinked) {
+            pool.hash_moved++;
+            xunlink(f);
+        }
+        xlink(c, f, xhash);
+    }
+    return f;
+}
+
+static uint32_t chain_max(struct pc_frame *const *tab, uint32_t n, bool x)
+{
+    uint32_t longest = 0;
+    for (uint32_t i = 0; tab && i < n; i++) {
+        uint32_t len = 0;
+        for (struct pc_frame *f = tab[i]; f; f = *link_of(f, x))
+            len++;
+        if (len > longest)
+            longest = len;
+    }
+    return longest;
+}
+
+uint32_t pcache_chain_max(sqlite3_pcache *cache, bool hook_table)
+{
+    struct pc_cache *c = (struct pc_cache *)cache;
+    pthread_mutex_lock(&pool.mu);
+    uint32_t n = chain_max(hook_table ? c->xtab : c->hash, c->nhash, hook_table);
+    pthread_mutex_unlock(&pool.mu);
+    return n;
 }
 
 /* ------------------------------------------------------------- frames */
@@ -163,12 +250,13 @@ static void frame_free(struct pc_frame *f)
     pool.bytes -= f->bytes;
     pool.frames--;
     tstats(f->cache->tenant)->bytes -= f->bytes;
+    slot_release(f);
     free(f->pg.pBuf);
     free(f);
 }
 
-/* Takes a frame out of its cache, pinned or not (discard, truncate,
- * destroy, eviction), leaving it owned by the caller. */
+/* Takes the page out of its frame, pinned or not (discard, truncate,
+ * destroy, eviction), leaving the frame owned by the caller. */
 static void frame_detach(struct pc_frame *f)
 {
     if (f->pinned) {
@@ -176,7 +264,9 @@ static void frame_detach(struct pc_frame *f)
         pool.pinned_bytes -= f->bytes;
     }
     lru_remove(f);
+    plist_remove(f);
     hash_remove(f);
+    slot_new_generation(f);
 }
 
 static void frame_drop(struct pc_frame *f)
@@ -197,9 +287,15 @@ static struct pc_frame *frame_alloc(struct pc_cache *c)
         return NULL;
     }
     memset(f, 0, sizeof(*f));
+    if (!slot_take(f)) {
+        free(buf);
+        free(f);
+        return NULL;
+    }
     f->pg.pBuf = buf;
     f->pg.pExtra = f + 1;
     f->bytes = (uint32_t)bytes;
+    f->plist = PC_NO_LIST;
     pool.bytes += bytes;
     pool.frames++;
     tstats(c->tenant)->bytes += bytes;
@@ -216,50 +312,19 @@ static void note_eviction(struct pc_frame *f)
         pool.observer(pool.observer_user, f->cache->id, f->cache->tenant, f->key);
 }
 
-/* The frame to evict, or NULL when nothing is unpinned. The built-in
- * policy is the list's tail; an attached page_evict program may name any
- * of the PL_EVICT_CANDIDATES oldest instead. */
-static struct pc_frame *choose_victim(uint32_t tenant)
+/* The next frame to evict, or NULL when nothing is unpinned: page_evict's
+ * choice if it names one, else the pool list's tail. */
+static struct pc_frame *take_victim(uint32_t tenant)
 {
-    struct pc_frame *tail = pool.lru.prev;
-    if (tail == &pool.lru)
-        return NULL;
-#ifndef PLIANT_NO_HOOKS
-    pl_hook *hook = atomic_load_explicit(&evict_hook, memory_order_acquire);
-    if (hook) {
-        struct pl_page_evict_ctx ctx;
-        struct pc_frame *offered[PL_EVICT_CANDIDATES];
-        memset(&ctx, 0, sizeof(ctx));
-        ctx.tenant = tenant;
-        ctx.now = pool.clock;
-        uint32_t n = 0;
-        for (struct pc_frame *f = tail; f != &pool.lru && n < PL_EVICT_CANDIDATES; f = f->prev, n++) {
-            offered[n] = f;
-            ctx.cand[n] = (struct pl_evict_candidate){
-                .last_access = f->last_access, .tenant = f->cache->tenant, .cache_id = f->cache->id,
-                .pgno = f->key, .access_count = f->access_count, .list = PL_LIST_LRU};
-        }
-        ctx.ncand = n;
-        uint64_t ret = 0;
-        int rc = pl_hook_run(hook, &ctx, &ret);
-        if (rc == PL_HOOK_RAN) {
-            /* The mutex is held since the candidates were read, so a valid
-             * index still names the same unpinned page; the checks guard
-             * against an answer outside what was offered. */
-            if (ret < n && offered[ret]->listed && !offered[ret]->pinned) {
-                pool.hook_victims++;
-                return offered[ret];
-            }
-            pool.hook_fallbacks++;
-        } else if (rc == PL_HOOK_FAULT) {
-            pool.hook_fallbacks++;
-        }
-    }
-#else
-    (void)tenant;
-#endif
-    return tail;
+    struct pc_frame *v = pch_victim(tenant);
+    if (v)
+        return v;
+    return pool.lru.prev == &pool.lru ? NULL : PC_CONTAINER(pool.lru.prev, lru);
 }
+
+/* page_evict names victims per round; a new round forgets the last one's
+ * unused names. */
+static void evict_round_begin(void) { pool.nmarks = pool.next_mark = 0; }
 
 /* Makes room for one frame of c: evicts until the budget has space for it,
  * or reuses a victim of the same size (no free/alloc round trip). Returns a
@@ -268,8 +333,9 @@ static struct pc_frame *choose_victim(uint32_t tenant)
 static struct pc_frame *make_room(struct pc_cache *c, uint64_t need, bool *full)
 {
     *full = false;
+    evict_round_begin();
     while (pool.bytes + need > pool.budget) {
-        struct pc_frame *v = choose_victim(c->tenant);
+        struct pc_frame *v = take_victim(c->tenant);
         if (!v) {
             *full = true;
             return NULL;
@@ -347,12 +413,19 @@ static int pc_pagecount(sqlite3_pcache *p)
 static sqlite3_pcache_page *pc_fetch(sqlite3_pcache *p, unsigned key, int create)
 {
     struct pc_cache *c = (struct pc_cache *)p;
-    struct pcache_tenant_stats *ts;
+    uint64_t xhash = 0;
+    int hrc = PL_HOOK_DEFAULT;
+    pl_hook *hook = pch_attached(PCACHE_HOOK_HASH);
+    if (__builtin_expect(hook != NULL, 0))
+        hrc = pch_hash(hook, c, key, &xhash);
     pthread_mutex_lock(&pool.mu);
-    ts = tstats(c->tenant);
-    struct pc_frame *f = hash_find(c, key);
+    if (hrc != PL_HOOK_DEFAULT)
+        pch_count_hash(hrc);
+    struct pcache_tenant_stats *ts = tstats(c->tenant);
+    struct pc_frame *f = lookup(c, key, hrc == PL_HOOK_RAN, (uint32_t)xhash);
     if (f) {
-        if (!f->pinned) {
+        bool was_pinned = f->pinned;
+        if (!was_pinned) {
             lru_remove(f);
             f->pinned = true;
             pool.pinned_bytes += f->bytes;
@@ -360,6 +433,8 @@ static sqlite3_pcache_page *pc_fetch(sqlite3_pcache *p, unsigned key, int create
         f->access_count++;
         pool.hits++;
         ts->hits++;
+        if (__builtin_expect((hook = pch_attached(PCACHE_HOOK_FETCH)) != NULL, 0) && c->purgeable)
+            pch_fetch_hit(hook, f, create, was_pinned);
         pthread_mutex_unlock(&pool.mu);
         return &f->pg;
     }
@@ -367,6 +442,13 @@ static sqlite3_pcache_page *pc_fetch(sqlite3_pcache *p, unsigned key, int create
     ts->misses++;
     if (create == 0)
         goto none;
+    int admit = PL_FETCH_ADMIT;
+    if (__builtin_expect((hook = pch_attached(PCACHE_HOOK_FETCH)) != NULL, 0) && c->purgeable)
+        admit = pch_fetch_miss(hook, c, key, create);
+    if (admit == PL_FETCH_DECLINE) {
+        pool.declined++;
+        goto none;
+    }
     uint64_t need = pcache_frame_bytes(c->sz_page, c->sz_extra);
     if (c->purgeable) {
         /* Like SQLite's own pcache1: when pinned pages fill most of the
@@ -393,13 +475,17 @@ static sqlite3_pcache_page *pc_fetch(sqlite3_pcache *p, unsigned key, int create
     f->key = key;
     f->access_count = 1;
     f->last_access = 0;
+    f->data = 0;
     f->pinned = true;
-    f->listed = false;
+    f->bypass = admit == PL_FETCH_BYPASS;
+    pool.bypassed += f->bypass;
     pool.pinned_bytes += f->bytes;
     /* pcache2 contract: pExtra of a new page is zeroed; SQLite reads it to
      * tell a fresh page from one it already initialised. */
     memset(f->pg.pExtra, 0, (size_t)c->sz_extra);
     hash_insert(c, f);
+    if (hrc == PL_HOOK_RAN && c->xtab)
+        xlink(c, f, (uint32_t)xhash);
     pthread_mutex_unlock(&pool.mu);
     return &f->pg;
 refuse:
@@ -414,29 +500,41 @@ static void pc_unpin(sqlite3_pcache *p, sqlite3_pcache_page *pg, int discard)
     struct pc_cache *c = (struct pc_cache *)p;
     struct pc_frame *f = (struct pc_frame *)pg;
     pthread_mutex_lock(&pool.mu);
-    if (discard || !c->purgeable) {
-        if (discard) {
-            frame_drop(f);
-        } else if (f->pinned) {
-            /* Unpinned but kept: a non-purgeable cache's pages must stay
-             * until SQLite truncates or destroys the cache. */
-            f->pinned = false;
-            pool.pinned_bytes -= f->bytes;
-            f->last_access = ++pool.clock;
-        }
+    if (discard || f->bypass) {
+        frame_drop(f);
         pthread_mutex_unlock(&pool.mu);
         return;
     }
-    if (f->pinned) {
+    if (!f->pinned) {
+        pthread_mutex_unlock(&pool.mu);
+        return;
+    }
+    uint64_t now = ++pool.clock;
+    if (!c->purgeable) {
+        /* Unpinned but kept: a non-purgeable cache's pages must stay
+         * until SQLite truncates or destroys the cache. */
         f->pinned = false;
         pool.pinned_bytes -= f->bytes;
+        f->last_access = now;
+        pthread_mutex_unlock(&pool.mu);
+        return;
     }
-    f->last_access = ++pool.clock;
-    lru_push_head(f);
+    pl_hook *hook = pch_attached(PCACHE_HOOK_UNPIN);
+    int where = __builtin_expect(hook != NULL, 0) ? pch_unpin(hook, f, now) : PL_UNPIN_KEEP;
+    f->pinned = false;
+    pool.pinned_bytes -= f->bytes;
+    f->last_access = now;
+    if (where == PL_UNPIN_DROP) {
+        pool.unpin_dropped++;
+        frame_drop(f);
+    } else {
+        lru_insert(f, where == PL_UNPIN_KEEP_COLD);
+    }
     /* A createFlag 2 fetch may have gone over the budget while everything
      * was pinned; give the excess back as soon as frames are released. */
+    evict_round_begin();
     while (pool.bytes > pool.budget) {
-        struct pc_frame *v = choose_victim(c->tenant);
+        struct pc_frame *v = take_victim(c->tenant);
         if (!v)
             break;
         note_eviction(v);
@@ -457,6 +555,8 @@ static void pc_rekey(sqlite3_pcache *p, sqlite3_pcache_page *pg, unsigned old_ke
         struct pc_frame *other = hash_find(c, new_key);
         if (other)
             frame_drop(other);
+        /* The page keeps its frame, handle and list; page_hash places it
+         * again at its next lookup. */
         hash_remove(f);
         f->key = new_key;
         hash_insert(c, f);
@@ -495,6 +595,7 @@ static void pc_destroy(sqlite3_pcache *p)
     pool.caches--;
     pthread_mutex_unlock(&pool.mu);
     free(c->hash);
+    free(c->xtab);
     free(c);
 }
 
@@ -527,6 +628,14 @@ const sqlite3_pcache_methods2 *pcache_methods(void) { return &methods; }
 
 uint32_t pcache_cache_id(sqlite3_pcache *cache) { return ((struct pc_cache *)cache)->id; }
 
+uint64_t pcache_page_handle(sqlite3_pcache_page *pg)
+{
+    pthread_mutex_lock(&pool.mu);
+    uint64_t h = frame_handle((struct pc_frame *)pg);
+    pthread_mutex_unlock(&pool.mu);
+    return h;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 int pcache_pool_init(const struct pcache_config *cfg, char *err, size_t errlen)
@@ -558,7 +667,16 @@ int pcache_pool_init(const struct pcache_config *cfg, char *err, size_t errlen)
     pool.bytes = pool.pinned_bytes = pool.frames = 0;
     pool.clock = 0;
     pool.lru.next = pool.lru.prev = &pool.lru;
-    pool.hits = pool.misses = pool.evictions = pool.hook_victims = pool.hook_fallbacks = pool.refused = 0;
+    pool.nlru = 0;
+    for (int i = 0; i < PL_PAGE_LISTS; i++) {
+        pool.lists[i].next = pool.lists[i].prev = &pool.lists[i];
+        pool.list_len[i] = 0;
+    }
+    evict_round_begin();
+    pool.hits = pool.misses = pool.evictions = pool.refused = 0;
+    pool.hook_victims = pool.bypassed = pool.declined = pool.unpin_dropped = 0;
+    pool.hash_moved = pool.handle_errors = 0;
+    memset(pool.hook, 0, sizeof(pool.hook));
     memset(pool.tenants, 0, sizeof(pool.tenants));
     pthread_mutex_unlock(&pool.mu);
     return 0;
@@ -595,80 +713,6 @@ int pcache_install(const struct pcache_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
-/* --------------------------------------------------------------- hooks */
-
-int pcache_register_hooks(pl_runtime *rt, char *err, size_t errlen)
-{
-#ifdef PLIANT_NO_HOOKS
-    (void)rt;
-    (void)err;
-    (void)errlen;
-    return 0;
-#else
-    /* The runtime's field tables hold scalars only, so every array element
-     * gets its own entry, named like C; the runtime copies the names. */
-    enum { PER_CAND = 6 };
-    struct pl_hook_field f[3 + PER_CAND * PL_EVICT_CANDIDATES];
-    char names[PER_CAND * PL_EVICT_CANDIDATES][32];
-    uint32_t n = 0;
-    f[n++] = (struct pl_hook_field){"ncand", offsetof(struct pl_page_evict_ctx, ncand), 4, PL_FIELD_READ,
-                                    PL_FIELD_SCALAR};
-    f[n++] = (struct pl_hook_field){"tenant", offsetof(struct pl_page_evict_ctx, tenant), 4, PL_FIELD_READ,
-                                    PL_FIELD_SCALAR};
-    f[n++] = (struct pl_hook_field){"now", offsetof(struct pl_page_evict_ctx, now), 8, PL_FIELD_READ,
-                                    PL_FIELD_SCALAR};
-    static const struct {
-        const char *name;
-        uint32_t off, size;
-    } members[PER_CAND] = {
-        {"last_access", offsetof(struct pl_evict_candidate, last_access), 8},
-        {"tenant", offsetof(struct pl_evict_candidate, tenant), 4},
-        {"cache_id", offsetof(struct pl_evict_candidate, cache_id), 4},
-        {"pgno", offsetof(struct pl_evict_candidate, pgno), 4},
-        {"access_count", offsetof(struct pl_evict_candidate, access_count), 4},
-        {"list", offsetof(struct pl_evict_candidate, list), 4},
-    };
-    for (uint32_t i = 0; i < PL_EVICT_CANDIDATES; i++) {
-        for (uint32_t m = 0; m < PER_CAND; m++) {
-            char *name = names[i * PER_CAND + m];
-            snprintf(name, sizeof(names[0]), "cand[%u].%s", i, members[m].name);
-            f[n++] = (struct pl_hook_field){
-                name, (uint32_t)(offsetof(struct pl_page_evict_ctx, cand) + i * sizeof(struct pl_evict_candidate) +
-                                 members[m].off),
-                members[m].size, PL_FIELD_READ, PL_FIELD_SCALAR};
-        }
-    }
-    /* Policies keep their own state in maps; nothing else is offered. */
-    static const uint32_t helpers[] = {PL_HELPER_MAP_LOOKUP_ELEM, PL_HELPER_MAP_UPDATE_ELEM,
-                                       PL_HELPER_MAP_DELETE_ELEM};
-    /* The range lets the JIT check answers itself (fast path, no validator
-     * call); the pool checks the index against ncand and the frames. */
-    struct pl_hook_spec spec = {
-        .name = "page_evict", .ctx_size = sizeof(struct pl_page_evict_ctx), .fields = f, .nfields = n,
-        .helpers = helpers, .nhelpers = sizeof(helpers) / sizeof(helpers[0]), .has_ret_range = true,
-        .ret_min = 0, .ret_max = PL_EVICT_CANDIDATES - 1,
-    };
-    pl_hook *h = NULL;
-    pl_error perr = {0};
-    if (pl_hook_register(rt, &spec, &h, &perr)) {
-        snprintf(err, errlen, "cannot register hook page_evict: %s", perr.msg);
-        return -1;
-    }
-    atomic_store_explicit(&evict_hook, h, memory_order_release);
-    return 0;
-#endif
-}
-
-void pcache_unregister_hooks(void)
-{
-    /* Taking the mutex waits out an eviction that loaded the old handle. */
-    pthread_mutex_lock(&pool.mu);
-    atomic_store_explicit(&evict_hook, NULL, memory_order_release);
-    pthread_mutex_unlock(&pool.mu);
-}
-
-pl_hook *pcache_hook_page_evict(void) { return atomic_load_explicit(&evict_hook, memory_order_acquire); }
-
 /* ---------------------------------------------------------------- stats */
 
 void pcache_stats(struct pcache_stats *out)
@@ -678,8 +722,11 @@ void pcache_stats(struct pcache_stats *out)
         .budget_bytes = pool.budget, .hard_limit_bytes = pool.hard_limit, .bytes = pool.bytes,
         .pinned_bytes = pool.pinned_bytes, .frames = pool.frames, .caches = pool.caches, .hits = pool.hits,
         .misses = pool.misses, .evictions = pool.evictions, .hook_victims = pool.hook_victims,
-        .hook_fallbacks = pool.hook_fallbacks, .refused = pool.refused,
+        .hook_fallbacks = pool.hook[PCACHE_HOOK_EVICT].fallbacks, .refused = pool.refused,
+        .bypassed = pool.bypassed, .declined = pool.declined, .unpin_dropped = pool.unpin_dropped,
+        .hash_moved = pool.hash_moved, .handle_errors = pool.handle_errors,
     };
+    memcpy(out->hook, pool.hook, sizeof(out->hook));
     pthread_mutex_unlock(&pool.mu);
 }
 

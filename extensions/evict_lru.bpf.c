@@ -1,22 +1,16 @@
-/* page_evict default: least recently used. Evicts the candidate released
- * longest ago, which is exactly the pool's built-in choice (the tail of its
- * LRU list): attached or not, the same trace gives the same hits, misses
- * and victims (tests/test_pcache.c checks it). */
+/* page_evict default: least recently used. Evicts the tail of the pool's
+ * own list (released longest ago), which is exactly the built-in choice:
+ * attached or not, the same trace gives the same hits, misses and victims
+ * (tests/test_pcache_hooks.c checks it). */
 #include <pliant_bpf.h>
 #include <pliant_pcache.h>
 
 SEC("hook/page_evict")
 long evict_lru(struct pl_page_evict_ctx *ctx)
 {
-    u32 n = ctx->ncand, best = 0;
-    u64 oldest = ~0ull;
-    for (u32 i = 0; i < PL_EVICT_CANDIDATES; i++) {
-        if (i >= n)
-            break;
-        if (ctx->cand[i].last_access < oldest) {
-            oldest = ctx->cand[i].last_access;
-            best = i;
-        }
-    }
-    return best;
+    struct pl_page_info oldest[1];
+    (void)ctx;
+    if (pl_page_list_scan(PL_LIST_POOL, 0, 0, oldest, sizeof(oldest)) == 1)
+        pl_page_evict_mark(oldest[0].frame);
+    return 0;
 }

@@ -17,10 +17,12 @@ struct obj_file {
     size_t size;
 };
 
+/* name: a program of tests/progs, or "DIR/NAME" for another directory of
+ * the build (hook_progs/...). */
 static bool read_obj(const char *name, struct obj_file *f)
 {
     char path[512];
-    snprintf(path, sizeof(path), "%s/progs/%s.o", tl_build_dir(), name);
+    snprintf(path, sizeof(path), strchr(name, '/') ? "%s/%s.o" : "%s/progs/%s.o", tl_build_dir(), name);
     FILE *fp = fopen(path, "rb");
     if (!fp) {
         fprintf(stderr, "  cannot open %s (run `make` to build the test programs)\n", path);
@@ -350,6 +352,56 @@ TEST(elf_multi_prog)
     CHECK_EQ(run(r, true, &ret), 0);
     CHECK_EQ(ret, 42);
     pl_prog_put(r);
+    pl_runtime_free(rt);
+}
+
+/* PL_LOAD_HOOK_BY_SECTION: each program is verified for the hook its
+ * section names, and attaches only there; the programs share the object's
+ * maps. */
+TEST(elf_hook_by_section)
+{
+    pl_runtime *rt = new_runtime();
+    CHECK(rt);
+    static const struct pl_hook_field narrow_f[] = {{"x", 0, 4, PL_FIELD_READ, PL_FIELD_SCALAR}};
+    static const struct pl_hook_field wide_f[] = {{"a", 0, 8, PL_FIELD_READ, PL_FIELD_SCALAR},
+                                                  {"b", 8, 8, PL_FIELD_READ, PL_FIELD_SCALAR}};
+    static const uint32_t maps[] = {PL_HELPER_MAP_LOOKUP_ELEM, PL_HELPER_MAP_UPDATE_ELEM};
+    pl_hook *narrow = NULL, *wide = NULL;
+    pl_error err;
+    CHECK_EQ(pl_hook_register(rt, &(struct pl_hook_spec){.name = "sec_narrow", .ctx_size = 4, .fields = narrow_f,
+                                                         .nfields = 1, .helpers = maps, .nhelpers = 2},
+                              &narrow, &err), 0);
+    CHECK_EQ(pl_hook_register(rt, &(struct pl_hook_spec){.name = "sec_wide", .ctx_size = 16, .fields = wide_f,
+                                                         .nfields = 2, .helpers = maps, .nhelpers = 2},
+                              &wide, &err), 0);
+    /* One hook for the whole object: the other program does not fit it. */
+    CHECK(!open_obj(rt, "hook_progs/hook_sections", &(struct pl_object_opts){.hook = narrow}));
+    pl_object *obj = open_obj(rt, "hook_progs/hook_sections", &(struct pl_object_opts){.flags = PL_LOAD_HOOK_BY_SECTION});
+    CHECK(obj);
+    pl_prog *n = pl_object_find_prog(obj, "hook/sec_narrow"), *w = pl_object_find_prog(obj, "hook/sec_wide");
+    CHECK(n && w);
+    CHECK_EQ(pl_hook_attach(wide, n, &err), PL_EHOOK);
+    CHECK_EQ(pl_hook_attach(narrow, n, &err), 0);
+    CHECK_EQ(pl_hook_attach(wide, w, &err), 0);
+    pl_object_close(obj);
+    uint32_t x = 40;
+    uint64_t ab[2] = {0, 2}, ret = 0;
+    CHECK_EQ(pl_hook_invoke(narrow, &x, &ret), PL_HOOK_RAN);
+    CHECK_EQ(pl_hook_invoke(wide, ab, &ret), PL_HOOK_RAN);
+    CHECK_EQ(ret, 42); /* the map written through one hook, read through the other */
+    /* A section that names no hook, or a hook given as well, fails the load. */
+    struct obj_file f;
+    CHECK(read_obj("multi_prog", &f));
+    int rc = pl_object_open_mem(rt, f.data, f.size, &(struct pl_object_opts){.flags = PL_LOAD_HOOK_BY_SECTION},
+                                &obj, &err);
+    free(f.data);
+    CHECK_EQ(rc, PL_EHOOK);
+    CHECK_MSG(strstr(err.msg, "'test/writer' names no registered hook"), "%s", err.msg);
+    CHECK(read_obj("hook_progs/hook_sections", &f));
+    rc = pl_object_open_mem(rt, f.data, f.size,
+                            &(struct pl_object_opts){.flags = PL_LOAD_HOOK_BY_SECTION, .hook = wide}, &obj, &err);
+    free(f.data);
+    CHECK_EQ(rc, PL_EINVAL);
     pl_runtime_free(rt);
 }
 

@@ -971,12 +971,23 @@ static int load_prog(struct loader *L, size_t sec, const struct func *f)
     struct pl_insn_aux *aux;
     struct unit *units = NULL;
     uint32_t n, nunits = 0;
-    int rc = link_prog(L, sec, f, name, &insns, &aux, &n, &units, &nunits);
+    const pl_hook *hook = L->opts ? L->opts->hook : NULL;
+    int rc = 0;
+    if (L->opts && (L->opts->flags & PL_LOAD_HOOK_BY_SECTION)) {
+        if (hook)
+            rc = pl_fail(L->err, PL_EINVAL, -1, "PL_LOAD_HOOK_BY_SECTION takes the hook from each section name: "
+                                                "leave opts.hook NULL");
+        else if (strncmp(name, "hook/", 5) != 0 || !(hook = pl_hook_find(L->rt, name + 5)))
+            rc = pl_fail(L->err, PL_EHOOK, -1, "program section '%s' names no registered hook (sections must be "
+                                               "\"hook/NAME\" when loading with PL_LOAD_HOOK_BY_SECTION)", name);
+    }
+    if (!rc)
+        rc = link_prog(L, sec, f, name, &insns, &aux, &n, &units, &nunits);
     if (!rc) {
         struct pl_prog_opts po = {
             .name = name,
             .flags = L->opts ? L->opts->flags : 0,
-            .hook = L->opts ? L->opts->hook : NULL,
+            .hook = hook,
             .ctx_size = L->opts ? L->opts->ctx_size : 0,
             .verifier_log = L->opts ? L->opts->verifier_log : NULL,
             .verifier_log_user = L->opts ? L->opts->verifier_log_user : NULL,

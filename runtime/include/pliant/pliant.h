@@ -235,6 +235,12 @@ enum {
      * test execution rather than safety, such as the conformance runner:
      * hooks refuse to attach unverified programs. */
     PL_LOAD_NO_VERIFY = 1u << 2,
+    /* ELF objects: verify each program for the hook its section names,
+     * "hook/NAME" (as libbpf derives a program's type from SEC()), instead
+     * of for opts.hook, which must then be NULL. A program in any other
+     * section fails the load. For a policy whose programs serve several
+     * hooks and share maps (a buffer pool's unpin and evict programs). */
+    PL_LOAD_HOOK_BY_SECTION = 1u << 3,
 };
 
 /* Receives the verifier's per-instruction trace (verbose mode), one line at
