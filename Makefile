@@ -26,8 +26,10 @@ SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 SAN_TSAN := -fsanitize=thread -DPL_TSAN
 
 RUNTIME_SRC := $(wildcard runtime/src/*.c)
-# engine/pcache.c is tested directly (tests/test_pcache.c), hence -lsqlite3.
-TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c engine/pcache.c
+# The engine's storage modules are tested directly (tests/test_pcache.c,
+# test_memacct.c, test_vfs.c, test_checkpoint.c), hence -lsqlite3.
+TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c engine/pcache.c engine/memacct.c engine/vfs.c \
+               engine/checkpoint.c
 TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%.o,$(wildcard tests/progs/*.c))
 EXT_SRC     := $(wildcard extensions/*.bpf.c)
 EXT_OBJS    := $(patsubst extensions/%.bpf.c,$(BUILD)/extensions/%.bpf.o,$(EXT_SRC))

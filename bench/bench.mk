@@ -32,11 +32,12 @@ $(B)/bench_%: bench/bench_%.c bench/bench_util.h bench/kernels.h runtime/include
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpliant.a $(LIBS)
 
 # bench_verify verifies every shipped extension for its own hook, so it
-# links the code that registers pliantd's and the buffer pool's hooks.
-$(B)/bench_verify: bench/bench_verify.c bench/bench_util.h server/hooks.c server/log.c engine/pcache.c \
+# links the code that registers pliantd's and the storage layer's hooks.
+STORAGE_HOOK_SRC := engine/pcache.c engine/memacct.c engine/vfs.c engine/checkpoint.c
+$(B)/bench_verify: bench/bench_verify.c bench/bench_util.h server/hooks.c server/log.c $(STORAGE_HOOK_SRC) \
                    runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
 	@mkdir -p $(B)
-	$(CC) $(CFLAGS) -Iserver -Iengine -o $@ bench/bench_verify.c server/hooks.c server/log.c engine/pcache.c \
+	$(CC) $(CFLAGS) -Iserver -Iengine -o $@ bench/bench_verify.c server/hooks.c server/log.c $(STORAGE_HOOK_SRC) \
 		$(BUILD)/libpliant.a $(LIBS) -lsqlite3
 
 $(B)/%.bpf.o: bench/kernels/%.bpf.c bench/kernels.h $(wildcard sdk/include/*.h)

@@ -1,7 +1,7 @@
 /*
  * Verification time per program: every shipped extension (each verified
- * for its own hook: pliantd's query hooks and the buffer pool's page_evict
- * registered by their own code, the runtime demo's hook as
+ * for its own hook: pliantd's query hooks and the storage layer's
+ * (page_evict, mem_charge, io_read, wal_checkpoint) registered by their own code, the runtime demo's hook as
  * runtime/tools/pliant-demo.c does) and the verifier's accept corpus (the objects in build/progs: accept_* for the "accept" hook of
  * tests/test_verifier_accept.c, the older test programs without a hook).
  * Each object is opened ROUNDS times; per program the table gives the
@@ -13,7 +13,10 @@
  *   bench_verify <build dir>     # prints a Markdown section for RESULTS.md
  */
 #include "pliant/pliant.h"
+#include "../engine/checkpoint.h"
+#include "../engine/memacct.h"
 #include "../engine/pcache.h"
+#include "../engine/vfs.h"
 #include "../server/hooks.h"
 #include "pliant_demo.h"
 #include "../tests/accept_hook.h"
@@ -178,7 +181,9 @@ int main(int argc, char **argv)
     }
     pl_hook *demo = demo_hook(rt), *accept = accept_hook(rt);
     char herr[256];
-    if (hooks_register(rt, herr, sizeof(herr)) || pcache_register_hooks(rt, herr, sizeof(herr))) {
+    if (hooks_register(rt, herr, sizeof(herr)) || pcache_register_hooks(rt, herr, sizeof(herr)) ||
+        memacct_register_hooks(rt, herr, sizeof(herr)) || vfs_register_hooks(rt, herr, sizeof(herr)) ||
+        ckpt_register_hooks(rt, herr, sizeof(herr))) {
         fprintf(stderr, "bench_verify: %s\n", herr);
         return 1;
     }
@@ -188,7 +193,8 @@ int main(int argc, char **argv)
     } ext_hooks[] = {
         {"demo_evict", "demo_evict"}, {"evict_", "page_evict"}, {"admit_", "admit"},
         {"authorize_", "authorize"}, {"progress_", "query_progress"}, {"query_end_", "query_end"},
-        {"sched_enqueue_", "sched_enqueue"}, {"sched_pick_", "sched_pick"},
+        {"sched_enqueue_", "sched_enqueue"}, {"sched_pick_", "sched_pick"}, {"mem_charge_", "mem_charge"},
+        {"io_read", "io_read"}, {"wal_checkpoint_", "wal_checkpoint"},
     };
     static char names[256][128];
     char dir[512], path[1024 + 160];
@@ -229,7 +235,7 @@ int main(int argc, char **argv)
     printf("`bench/bench_verify.c`: each object opened %d times (interpreter only, so the figure is\n"
            "verification alone: `pl_prog_verifier_stats().ns`); per program the median and the maximum\n"
            "over the rounds, and the verifier's work, which is the same every round. Shipped extensions\n"
-           "are verified for their own hooks (pliantd's query hooks, the buffer pool's page_evict, the\n"
+           "are verified for their own hooks (pliantd's query hooks, the storage hooks, the\n"
            "runtime demo's hook), `accept_*` for the accept\n"
            "corpus hook (`tests/progs/accept_ctx.h`), the older test programs without a hook;\n"
            "`demo_evict_unsafe` (must be rejected) and the objects built to fail are left out.\n\n",
