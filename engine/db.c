@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "storage.h"
+
 bool eng_dbname_valid(const char *name)
 {
     size_t n = 0;
@@ -142,6 +144,7 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
     sqlite3_create_function_v2(db, "current_user", 0, flags, usr, fn_text, NULL, NULL, sqlite3_free);
     sqlite3_busy_timeout(db, 0);
     sqlite3_set_authorizer(db, authorizer, (void *)o->authorizer);
+    storage_attach_connection(db, o->tenant);
     *out = db;
     return 0;
 }

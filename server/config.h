@@ -16,9 +16,15 @@
  *   shutdown_grace_ms = 5000    # SIGTERM: running statements get this long, then are canceled
  *   log_level = info            # debug | info | warn | error
  *   attach = HOOK=FILE.o[:SECTION]  # attach a policy at start-up (repeatable; see server/hooks.h)
+ *   buffer_pool_mb = 64         # the buffer pool shared by every database (engine/pcache.h)
+ *   mem_quota_mb = 0            # SQLite memory per database; 0 = no quota (engine/memacct.h)
+ *   mem_limit_mb = 0            # SQLite memory of all databases together; 0 = no limit
+ *   direct_io = off             # on: O_DIRECT for database files where supported (engine/vfs.h)
+ *   wal_autocheckpoint = 1000   # WAL frames that make a checkpoint due; 0 = none (engine/checkpoint.h)
  *
  *   [database shop]             # a tenant; its file is created at start-up
  *   synchronous = full          # per-database override
+ *   mem_quota_mb = 16           # per-database override
  *
  *   [user alice]
  *   password = SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey>   # from pliantd --add-user
@@ -49,6 +55,7 @@ struct cfg_user {
 struct cfg_database {
     char name[64];
     int synchronous; /* enum eng_sync */
+    int mem_quota_mb; /* -1: [server] mem_quota_mb */
 };
 
 struct config {
@@ -70,6 +77,12 @@ struct config {
     int ndbs;
     char **attach;   /* "HOOK=FILE.o[:SECTION]", in order */
     int nattach;
+    /* Storage (engine/storage.h). */
+    int buffer_pool_mb;
+    int mem_quota_mb;
+    int mem_limit_mb;
+    bool direct_io;
+    int wal_autocheckpoint;
 };
 
 void config_defaults(struct config *c);

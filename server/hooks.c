@@ -137,18 +137,16 @@ int hooks_attach_spec(pl_runtime *rt, const char *spec, char *err, size_t errlen
             return -1;
         }
     }
-    int id = -1;
-    for (int i = 0; i < HK_COUNT; i++)
-        if (strcmp(hook_name, hook_names[i]) == 0)
-            id = i;
-    if (id < 0) {
+    /* The engine's storage hooks (page_evict, mem_charge, io_read,
+     * wal_checkpoint) are registered by the engine itself: by name. */
+    pl_hook *h = pl_hook_find(rt, hook_name);
+    if (!h) {
         snprintf(err, errlen,
                  "--attach %.900s: unknown hook \"%.64s\" (hooks: sched_enqueue, sched_pick, admit, "
-                 "query_progress, query_end, authorize)",
+                 "query_progress, query_end, authorize, page_evict, mem_charge, io_read, wal_checkpoint)",
                  spec, hook_name);
         return -1;
     }
-    pl_hook *h = hooks_tab[id];
     pl_prog *cur = pl_hook_current(h);
     if (cur) {
         pl_prog_put(cur);
@@ -165,7 +163,7 @@ int hooks_attach_spec(pl_runtime *rt, const char *spec, char *err, size_t errlen
     }
     pl_prog *prog = NULL;
     char want[96];
-    snprintf(want, sizeof want, "hook/%.64s", hook_names[id]);
+    snprintf(want, sizeof want, "hook/%.64s", hook_name);
     if (section)
         prog = pl_object_find_prog(obj, section);
     else if (pl_object_prog_count(obj) == 1)

@@ -22,6 +22,7 @@
 #include "hooks.h"
 #include "log.h"
 #include "server.h"
+#include "storage_setup.h"
 
 static void usage(FILE *f)
 {
@@ -51,7 +52,14 @@ static void usage(FILE *f)
             "                           attach a policy (an eBPF object verified for HOOK) at start-up;\n"
             "                           repeatable. Hooks: sched_enqueue, sched_pick, admit,\n"
             "                           query_progress, query_end, authorize (sdk/include/pliant_hooks.h).\n"
-            "                           Without SECTION: the object's only program, or section hook/HOOK\n"
+            "                           Without SECTION: the object's only program, or section hook/HOOK.\n"
+            "                           Storage hooks: page_evict (sdk/include/pliant_pcache.h), mem_charge,\n"
+            "                           io_read, wal_checkpoint (sdk/include/pliant_storage.h)\n"
+            "      --buffer-pool-mb N   buffer pool shared by all databases (default 64)\n"
+            "      --mem-quota-mb N     SQLite memory per database; 0 = no quota (default)\n"
+            "      --mem-limit-mb N     SQLite memory of all databases; 0 = no limit (default)\n"
+            "      --direct-io on|off   O_DIRECT for database files where supported (default off)\n"
+            "      --wal-autocheckpoint N  WAL frames that make a checkpoint due (default 1000)\n"
             "      --help               this text\n"
             "\n"
             "--add-user prints a [user] section for the config file: the password (first\n"
@@ -267,7 +275,9 @@ int main(int argc, char **argv)
         {"--max-connections", NULL, "max_connections"}, {"--max-message", NULL, "max_message"},
         {"--synchronous", NULL, "synchronous"}, {"--busy-timeout-ms", NULL, "busy_timeout_ms"},
         {"--shutdown-grace-ms", NULL, "shutdown_grace_ms"}, {"--log-level", NULL, "log_level"},
-        {"--attach", NULL, "attach"},
+        {"--attach", NULL, "attach"},           {"--buffer-pool-mb", NULL, "buffer_pool_mb"},
+        {"--mem-quota-mb", NULL, "mem_quota_mb"}, {"--mem-limit-mb", NULL, "mem_limit_mb"},
+        {"--direct-io", NULL, "direct_io"},     {"--wal-autocheckpoint", NULL, "wal_autocheckpoint"},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -318,6 +328,10 @@ int main(int argc, char **argv)
     log_set_level(srv.cfg.log_level);
     if (check_data_dir(srv.cfg.data_dir, err, sizeof err))
         goto startup_error;
+    /* Before the first SQLite call: SQLite takes its allocator, page cache
+     * and VFS only before it initialises. */
+    if (server_storage_start(&srv.cfg, err, sizeof err))
+        goto startup_error;
     for (int i = 0; i < srv.cfg.ndbs; i++) {
         char path[PATH_MAX];
         eng_db_path(srv.cfg.data_dir, srv.cfg.dbs[i].name, path, sizeof path);
@@ -361,7 +375,7 @@ int main(int argc, char **argv)
     /* Hooks exist before any session or worker can reach a call site, and
      * every --attach must succeed: a server running without the policy it
      * was told to enforce (an authorizer, say) is worse than none. */
-    if (hooks_register(srv.rt, err, sizeof err))
+    if (hooks_register(srv.rt, err, sizeof err) || server_storage_hooks(srv.rt, err, sizeof err))
         goto startup_error;
     for (int i = 0; i < srv.cfg.nattach; i++)
         if (hooks_attach_spec(srv.rt, srv.cfg.attach[i], err, sizeof err))
@@ -377,9 +391,11 @@ int main(int argc, char **argv)
         close(lfd);
         goto startup_error;
     }
+    server_storage_set_scheduler(srv.sched);
     if (srv.cfg.port_file[0] && write_port_file(srv.cfg.port_file, port)) {
         snprintf(err, sizeof err, "cannot write port file %.900s: %s", srv.cfg.port_file, strerror(errno));
         close(lfd);
+        server_storage_set_scheduler(NULL);
         sched_stop(srv.sched);
         goto startup_error;
     }
@@ -434,7 +450,9 @@ int main(int argc, char **argv)
     }
     /* Sessions are gone, so the policies' maps hold their final state. */
     hooks_log_maps();
+    server_storage_set_scheduler(NULL);
     sched_stop(srv.sched);
+    server_storage_stop(true);
     pl_runtime_free(srv.rt);
     if (srv.cfg.port_file[0])
         unlink(srv.cfg.port_file);
@@ -449,6 +467,7 @@ startup_error:
     fprintf(stderr, "pliantd: %s\n", err);
     free(flags);
     free(dbs);
+    server_storage_stop(false);
     config_free(&srv.cfg);
     if (srv.rt)
         pl_runtime_free(srv.rt);

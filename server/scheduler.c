@@ -293,3 +293,11 @@ void sched_stop(struct scheduler *s)
 }
 
 int sched_workers(const struct scheduler *s) { return s->nworkers; }
+
+void sched_load(struct scheduler *s, int *running, int *queued)
+{
+    pthread_mutex_lock(&s->mu);
+    *running = s->running;
+    *queued = s->depth;
+    pthread_mutex_unlock(&s->mu);
+}

@@ -47,6 +47,8 @@ bool sched_may_retry(const struct sched_job *job);
 /* Waits for queued jobs to finish, then joins the workers. */
 void sched_stop(struct scheduler *s);
 int sched_workers(const struct scheduler *s);
+/* Jobs on workers and jobs waiting now (a snapshot). */
+void sched_load(struct scheduler *s, int *running, int *queued);
 uint64_t sched_now_ns(void);
 
 #endif

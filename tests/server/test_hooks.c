@@ -14,15 +14,6 @@
 #include "../testlib.h"
 #include "harness.h"
 
-static const char *ext(const char *name)
-{
-    static char bufs[8][512];
-    static int next;
-    char *b = bufs[next++ % 8];
-    snprintf(b, sizeof bufs[0], "%s/extensions/%s.bpf.o", tl_build_dir(), name);
-    return b;
-}
-
 /* "OK <tag>" or "ERR <sqlstate>" for one statement. */
 static const char *outcome(PGconn *c, const char *sql)
 {
