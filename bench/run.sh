@@ -17,8 +17,10 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 "$b/bench_jit" "$b" >"$tmp/jit"
 "$b/bench_reload" "$b/reload_policy.bpf.o" >"$tmp/reload"
 "$b/bench_verify" "$build" >"$tmp/verify"
-# 6. pliantd end to end: pgbench against hooks compiled out / in / attached.
+# 6, 7. pliantd end to end: pgbench against hooks compiled out / in /
+# attached, with a buffer pool that holds the database and one that cannot.
 bench/bench_pgbench.sh "$build" >"$tmp/pgbench"
+POOL_MB=2 SECTION=7 bench/bench_pgbench.sh "$build" >"$tmp/pgbench_pool"
 
 # 4. Library size: the shipped artifact as `make` builds it.
 so=$build/libpliant.so
@@ -61,9 +63,9 @@ size_ok=$(awk -v n="$stripped" 'BEGIN { print (n <= 160 * 1024) ? "met" : "**not
     echo
     echo "| figure | measured | target | status |"
     echo "|---|---|---|---|"
-    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" |
+    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" "$tmp/pgbench_pool" |
         awk -F'|' '/^@target\|/ { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }'
-    for part in dispatch jit reload size verify pgbench; do
+    for part in dispatch jit reload size verify pgbench pgbench_pool; do
         echo
         grep -v '^@target|' "$tmp/$part"
     done
