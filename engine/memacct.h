@@ -17,7 +17,9 @@
  * tenant, or at once for an allocation of 64 KiB or more.
  * Slack: a tenant can exceed its quota by the unflushed deltas, under
  * MEMACCT_BATCH per thread that allocates for it; the shared counters lag
- * by as much. A thread's deltas are flushed when it exits.
+ * by as much. A thread's deltas are flushed when it exits, once it has set
+ * a tenant or taken the slow path (a thread that did neither leaves less
+ * than a batch per tenant unflushed).
  *
  * Buffer-pool frames are not SQLite allocations (engine/pcache.c takes them
  * from libc); the pool charges them with memacct_charge()/memacct_release()
