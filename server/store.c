@@ -449,6 +449,10 @@ static int activate(struct store *st, const uint8_t *data, size_t len, const str
         r->status = 200;
         return 0;
     }
+    const char *owner_of_hook = json_string_value(json_object_get(st->companion_of, p->m.hook));
+    if (owner_of_hook)
+        return fail(r, 409, "hook %s runs a program of hook %s's package (attached with it); detach %s first",
+                    p->m.hook, owner_of_hook, owner_of_hook);
     struct catalog_load l;
     if (load_program(st, p, h, &l, r))
         return -1;
@@ -715,6 +719,7 @@ void store_restore(struct store *st)
         const char *name = hooks_all_names[i];
         pl_hook *h = pl_hook_find(st->rt, name);
         if (h && pl_hook_is_attached(h) && !active_version(st, name) && !from_config(st, name) &&
+            !json_object_get(st->companion_of, name) &&
             st->nconfig < (int)(sizeof st->config_hooks / sizeof st->config_hooks[0]))
             snprintf(st->config_hooks[st->nconfig++], sizeof st->config_hooks[0], "%s", name);
     }
