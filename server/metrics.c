@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../engine/pcache.h"
+#include "../engine/storage.h"
 #include "hooks.h"
 #include "server.h"
 #include "store.h"
@@ -96,8 +97,35 @@ static void hook_metrics(FILE *f, struct server *srv)
     }
 }
 
+/* Per database (tenant): the pool's counters and the memory charged. */
+static void tenant_storage_metrics(FILE *f, const struct config *cfg)
+{
+    static const struct {
+        const char *name, *type, *help;
+    } m[] = {
+        {"pliant_bufferpool_tenant_hits_total", "counter", "Page fetches found in the buffer pool, per database."},
+        {"pliant_bufferpool_tenant_misses_total", "counter", "Page fetches not found, per database."},
+        {"pliant_bufferpool_tenant_evictions_total", "counter", "This database's pages evicted to make room."},
+        {"pliant_bufferpool_tenant_bytes", "gauge", "Bytes of page frames this database holds."},
+        {"pliant_memory_tenant_bytes", "gauge", "SQLite memory and frames charged to this database."},
+        {"pliant_memory_tenant_refusals_total", "counter", "Allocations refused for this database's quota."},
+    };
+    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
+        header(f, m[k].name, m[k].type, m[k].help);
+        for (int i = 0; i < cfg->ndbs; i++) {
+            struct storage_tenant_stats ts;
+            if (storage_tenant_stats((uint32_t)i, &ts))
+                break;
+            const long long v[] = {(long long)ts.pool.hits,      (long long)ts.pool.misses,
+                                   (long long)ts.pool.evictions, (long long)ts.pool.bytes,
+                                   (long long)ts.mem.bytes,      (long long)ts.mem.refusals};
+            fprintf(f, "%s{database=\"%s\"} %lld\n", m[k].name, cfg->dbs[i].name, v[k]);
+        }
+    }
+}
+
 /* Present only when the pool is installed (its budget is then non-zero). */
-static void pool_metrics(FILE *f)
+static void pool_metrics(FILE *f, const struct config *cfg)
 {
     struct pcache_stats ps;
     pcache_stats(&ps);
@@ -117,6 +145,7 @@ static void pool_metrics(FILE *f)
         header(f, m[i].name, m[i].type, m[i].help);
         fprintf(f, "%s %llu\n", m[i].name, (unsigned long long)m[i].v);
     }
+    tenant_storage_metrics(f, cfg);
 }
 
 char *metrics_render(struct server *srv)
@@ -127,7 +156,7 @@ char *metrics_render(struct server *srv)
     if (!f)
         return NULL;
     hook_metrics(f, srv);
-    pool_metrics(f);
+    pool_metrics(f, &srv->cfg);
     int queued = 0, running = 0;
     if (srv->sched)
         sched_load(srv->sched, &queued, &running);

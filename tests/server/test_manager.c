@@ -376,6 +376,12 @@ TEST(manager_rollback_detach_history_maps_metrics)
                   strstr(m, "pliant_scheduler_queue_depth 0") &&
                   strstr(m, "pliant_extension_changes_total{result=\"accepted\"} 5"),
               "%s", m);
+    /* The storage layer: the pool, per database too, and its hooks. */
+    CHECK_MSG(strstr(m, "pliant_bufferpool_hits_total ") && strstr(m, "pliant_bufferpool_tenant_misses_total{database=\"w\"}") &&
+                  strstr(m, "pliant_memory_tenant_bytes{database=\"ro\"}") &&
+                  strstr(m, "pliant_hook_invocations_total{hook=\"page_evict\"}") &&
+                  strstr(m, "pliant_hook_fallbacks_total{hook=\"wal_checkpoint\"}"),
+              "%s", m);
     free(m);
     PQfinish(w);
     free(a);
