@@ -22,6 +22,8 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 bench/bench_pgbench.sh "$build" >"$tmp/pgbench"
 # 7. The Manager: live push vs restarting with the new policy.
 bench/bench_push.sh "$build" >"$tmp/push"
+# 9. Buffer pool policies: hot set + scans, live swap, hook overhead.
+"$b/bench_pool" "$build" >"$tmp/pool"
 
 # 4. Library size: the shipped artifact as `make` builds it.
 so=$build/libpliant.so
@@ -64,9 +66,10 @@ size_ok=$(awk -v n="$stripped" 'BEGIN { print (n <= 160 * 1024) ? "met" : "**not
     echo
     echo "| figure | measured | target | status |"
     echo "|---|---|---|---|"
-    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" "$tmp/push" "$tmp/pcache" |
+    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" "$tmp/push" "$tmp/pcache" \
+        "$tmp/pool" |
         awk -F'|' '/^@target\|/ { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }'
-    for part in dispatch jit reload size verify pgbench push pcache; do
+    for part in dispatch jit reload size verify pgbench push pcache pool; do
         echo
         grep -v '^@target|' "$tmp/$part"
     done
