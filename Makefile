@@ -26,11 +26,12 @@ SAN_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-om
 SAN_TSAN := -fsanitize=thread -DPL_TSAN
 
 RUNTIME_SRC := $(wildcard runtime/src/*.c)
-# Engine modules tested directly: the buffer pool (engine/pcache*.c,
-# tests/test_pcache*.c, hence -lsqlite3) and the SQL rewriter
-# (tests/test_sql_rewrite.c).
-TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c $(wildcard engine/pcache*.c) \
-               engine/sql_lex.c engine/sql_rewrite.c engine/buf.c
+# Engine modules tested directly: the storage layer (buffer pool
+# engine/pcache*.c, memacct.c, vfs.c, checkpoint.c; tests/test_pcache*.c,
+# test_memacct.c, test_vfs.c, test_checkpoint.c, hence -lsqlite3) and the
+# SQL rewriter (tests/test_sql_rewrite.c).
+TEST_SRC    := $(wildcard tests/*.c) runtime/tools/conformance_env.c $(wildcard engine/pcache*.c) engine/memacct.c \
+               engine/vfs.c engine/checkpoint.c engine/sql_lex.c engine/sql_rewrite.c engine/buf.c
 TEST_PROGS  := $(patsubst tests/progs/%.c,$(BUILD)/progs/%.o,$(wildcard tests/progs/*.c))
 # Test programs for hooks that only their test registers (the corpus in
 # tests/progs is loaded without any).

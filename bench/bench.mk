@@ -32,12 +32,14 @@ $(B)/bench_%: bench/bench_%.c bench/bench_util.h bench/kernels.h runtime/include
 	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libpliant.a $(LIBS)
 
 # bench_verify verifies every shipped extension for its own hook, so it
-# links the code that registers pliantd's and the buffer pool's hooks.
-PCACHE_SRC := $(wildcard engine/pcache*.c)
-$(B)/bench_verify: bench/bench_verify.c bench/bench_util.h server/hooks.c server/log.c $(PCACHE_SRC) \
+# links the code that registers pliantd's and the storage layer's hooks.
+# The pool charges its frames to memory accounting (memacct.c).
+PCACHE_SRC := $(wildcard engine/pcache*.c) engine/memacct.c
+STORAGE_HOOK_SRC := $(PCACHE_SRC) engine/vfs.c engine/checkpoint.c
+$(B)/bench_verify: bench/bench_verify.c bench/bench_util.h server/hooks.c server/log.c $(STORAGE_HOOK_SRC) \
                    manager/catalog.c runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
 	@mkdir -p $(B)
-	$(CC) $(CFLAGS) -Iserver -Iengine -o $@ bench/bench_verify.c server/hooks.c server/log.c $(PCACHE_SRC) \
+	$(CC) $(CFLAGS) -Iserver -Iengine -o $@ bench/bench_verify.c server/hooks.c server/log.c $(STORAGE_HOOK_SRC) \
 		manager/catalog.c $(BUILD)/libpliant.a $(LIBS) -lsqlite3 -ljansson
 
 # bench_pcache times the buffer pool itself, hooks detached and attached.

@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# pliantd's hook overhead end to end (issue 4): pgbench throughput and
-# latency against three servers —
+# pliantd's hook overhead end to end (issues 4 and 5): pgbench throughput
+# and latency against three servers —
 #   out       build/nohooks/pliantd (make PLIANT_HOOKS=0): every hook compiled out
 #   detached  build/pliantd, nothing attached (the inline "attached?" checks)
-#   defaults  build/pliantd with the six default extensions attached
-# — for select-only (-S) and read-write (-N, pgbench's simple update) runs.
+#   defaults  build/pliantd with the ten default extensions attached (six
+#             query hooks, four storage hooks)
+# — for select-only (-S) and read-write (-N, pgbench's simple update) runs,
+# all with the same buffer pool (POOL_MB): the default 64 MiB holds the
+# whole database; a small one makes every query miss in the pool, so the
+# page_evict and io_read hooks run on most statements.
 # All three servers run at once on loopback ephemeral ports, each on its own
 # copy of one initialised database; variants are interleaved round by round
 # (the first variant rotates) and each figure is the median of per-round
 # ratios against "out", as the other benchmarks do. Prints a markdown
 # section and @target lines for bench/run.sh's summary.
 #
-# Usage: bench/bench_pgbench.sh BUILD_DIR   (env: ROUNDS, SECS, CLIENTS)
+# Usage: bench/bench_pgbench.sh BUILD_DIR
+#   (env: ROUNDS, SECS, CLIENTS, POOL_MB, SECTION: the section's number)
 set -euo pipefail
 build=${1:?usage: bench_pgbench.sh BUILD_DIR}
 rounds=${ROUNDS:-5}
 secs=${SECS:-3}
 clients=${CLIENTS:-4}
+pool_mb=${POOL_MB:-64}
+section=${SECTION:-6}
 
 die() { echo "bench_pgbench: $*" >&2; exit 1; }
 
@@ -31,7 +38,9 @@ done
 ext=$build/extensions
 defaults=(sched_enqueue=$ext/sched_enqueue_default.bpf.o sched_pick=$ext/sched_pick_fifo.bpf.o
           admit=$ext/admit_default.bpf.o query_progress=$ext/progress_default.bpf.o
-          query_end=$ext/query_end_default.bpf.o authorize=$ext/authorize_default.bpf.o)
+          query_end=$ext/query_end_default.bpf.o authorize=$ext/authorize_default.bpf.o
+          page_evict=$ext/evict_lru.bpf.o mem_charge=$ext/mem_charge_default.bpf.o
+          io_read=$ext/io_read_default.bpf.o wal_checkpoint=$ext/wal_checkpoint_default.bpf.o)
 
 tmp=$(mktemp -d /tmp/pliant-bench-pgbench.XXXXXX)
 pids=()
@@ -50,7 +59,7 @@ start() {
     local name=$1 bin=$2; shift 2
     mkdir -p "$tmp/$name"
     "$bin" --trust -D "$tmp/$name/data" -d bench -p 0 --port-file "$tmp/$name/port" \
-        --synchronous normal --log-level info "$@" 2>"$tmp/$name/log" &
+        --synchronous normal --buffer-pool-mb "$pool_mb" --log-level info "$@" 2>"$tmp/$name/log" &
     pids+=($!)
     printf -v "pid_$name" %s "$!"
     local i
@@ -83,7 +92,8 @@ start out "$build/nohooks/pliantd"
 start detached "$build/pliantd"
 start defaults "$build/pliantd" "${attach[@]}"
 # A server that silently ran without its policies would measure nothing.
-[ "$(grep -c hook_attached "$tmp/defaults/log")" -eq 6 ] || die "defaults: not all six attached: $(cat "$tmp/defaults/log")"
+[ "$(grep -c hook_attached "$tmp/defaults/log")" -eq ${#defaults[@]} ] ||
+    die "defaults: not all ${#defaults[@]} attached: $(cat "$tmp/defaults/log")"
 
 variants=(out detached defaults)
 # Server CPU time (user + system, clock ticks) so far, from /proc.
@@ -128,6 +138,11 @@ for mode in select readwrite; do
     done
 done
 stop_all
+# What the storage hooks did in the defaults server (logged at shutdown).
+hook_runs=$(sed -n 's/.*event=storage_hook hook=\([a-z_]*\) attached=1 invocations=\([0-9]*\).*/\1 \2/p' \
+    "$tmp/defaults/log" | paste -sd, | sed 's/,/, /g')
+pool_line=$(sed -n 's/.*event=buffer_pool .*hits=\([0-9]*\) misses=\([0-9]*\) evictions=\([0-9]*\).*/\1 hits, \2 misses, \3 evictions/p' \
+    "$tmp/defaults/log")
 
 # Medians: of per-round ratios tps(variant)/tps(out), of tps, of latency.
 summary=$(awk '
@@ -153,12 +168,13 @@ summary=$(awk '
     }' "$tmp/runs")
 
 cat <<EOF
-## 6. pliantd overhead
+## $section. pliantd overhead, ${pool_mb} MiB buffer pool
 
-\`bench/bench_pgbench.sh\`: pgbench (\`$("$pgbench" --version)\`) against three
+\`POOL_MB=$pool_mb bench/bench_pgbench.sh $build\`: pgbench (\`$("$pgbench" --version)\`) against three
 pliantd servers running side by side — hooks compiled out (\`make PLIANT_HOOKS=0\`, the baseline), compiled in
-with nothing attached, and compiled in with the six default extensions attached (each reproduces the built-in
-behaviour, so only the hook calls differ). Each on its own copy of one \`pgbench -i -s 1\` database,
+with nothing attached, and compiled in with the ${#defaults[@]} default extensions attached (six query hooks and
+the four storage hooks; each reproduces the built-in behaviour, so only the hook calls differ). Each on its own
+copy of one \`pgbench -i -s 1\` database, \`--buffer-pool-mb $pool_mb\`,
 \`--synchronous normal\` (so read-write measures the server's code path, not fsync latency), default workers
 ($(nproc)). Per workload $rounds interleaved rounds of ${secs} s per variant, \`-c $clients -j 2 -M prepared\`;
 select-only is \`-S\`, read-write is \`-N\` (update an account, read it, insert history, in one transaction).
@@ -168,6 +184,7 @@ as large as the effect being measured: read a ratio within the spread of 1.0 as 
 The steadier measure is the server's CPU time per transaction (user + system time of the server process from
 \`/proc/PID/stat\` over each run, divided by the transactions pgbench completed): it does not move when
 pgbench and the server compete for the CPUs. Its ratio is cost, so the target reads <= 1.02.
+In the defaults server, over the whole run: storage hook runs ${hook_runs:-none}; buffer pool ${pool_line:-?}.
 
 | workload | variant | tps (median) | latency avg ms (median) | tps ratio vs compiled out | per-round tps ratios, min-max | server CPU µs/txn (median) | CPU ratio vs compiled out | per-round CPU ratios, min-max |
 |---|---|---:|---:|---:|---:|---:|---:|---:|
@@ -184,7 +201,7 @@ while read -r m v tps lat ratio _ _ cratio _; do
     [ "$v" = defaults ] || continue
     w=$([ "$m" = select ] && echo select-only || echo read-write)
     ok=$(awk -v r="$ratio" 'BEGIN { print (r >= 0.98) ? "met" : "**not met**" }')
-    echo "@target|pliantd $w tps, default extensions attached / hooks compiled out|$ratio|>= 0.98|$ok"
+    echo "@target|pliantd $w tps, ${pool_mb} MiB pool, default extensions attached / hooks compiled out|$ratio|>= 0.98|$ok"
     ok=$(awk -v r="$cratio" 'BEGIN { print (r <= 1.02) ? "met" : "**not met**" }')
-    echo "@target|pliantd $w server CPU per transaction, default extensions attached / hooks compiled out|$cratio|<= 1.02|$ok"
+    echo "@target|pliantd $w server CPU per transaction, ${pool_mb} MiB pool, default extensions attached / hooks compiled out|$cratio|<= 1.02|$ok"
 done <<<"$summary"

@@ -1,8 +1,9 @@
 /*
  * Verification time per program: every shipped extension (each verified
- * for its own hook: pliantd's query hooks and the buffer pool's page_*
- * hooks registered by their own code, a pool policy's programs each for
- * the hook its section names, the runtime demo's hook as
+ * for its own hook: pliantd's query hooks and the storage layer's
+ * (page_*, mem_charge, io_read, wal_checkpoint) registered by their own
+ * code, a bundle's programs (buffer-pool and scheduling policies) each
+ * for the hook its section names, the runtime demo's hook as
  * runtime/tools/pliant-demo.c does) and the verifier's accept corpus (the objects in build/progs: accept_* for the "accept" hook of
  * tests/test_verifier_accept.c, the older test programs without a hook).
  * Each object is opened ROUNDS times; per program the table gives the
@@ -14,7 +15,10 @@
  *   bench_verify <build dir>     # prints a Markdown section for RESULTS.md
  */
 #include "pliant/pliant.h"
+#include "../engine/checkpoint.h"
+#include "../engine/memacct.h"
 #include "../engine/pcache.h"
+#include "../engine/vfs.h"
 #include "../server/hooks.h"
 #include "pliant_demo.h"
 #include "../tests/accept_hook.h"
@@ -181,7 +185,9 @@ int main(int argc, char **argv)
     }
     pl_hook *demo = demo_hook(rt), *accept = accept_hook(rt);
     char herr[256];
-    if (hooks_register(rt, herr, sizeof(herr)) || pcache_register_hooks(rt, herr, sizeof(herr))) {
+    if (hooks_register(rt, herr, sizeof(herr)) || pcache_register_hooks(rt, herr, sizeof(herr)) ||
+        memacct_register_hooks(rt, herr, sizeof(herr)) || vfs_register_hooks(rt, herr, sizeof(herr)) ||
+        ckpt_register_hooks(rt, herr, sizeof(herr))) {
         fprintf(stderr, "bench_verify: %s\n", herr);
         return 1;
     }
@@ -192,7 +198,9 @@ int main(int argc, char **argv)
     } ext_hooks[] = {
         {"demo_evict", "demo_evict"}, {"evict_", NULL}, {"page_", NULL}, {"admit_", "admit"},
         {"authorize_", "authorize"}, {"progress_", "query_progress"}, {"query_end_", "query_end"},
-        {"sched_enqueue_", "sched_enqueue"}, {"sched_pick_", "sched_pick"},
+        {"sched_enqueue_", "sched_enqueue"}, {"sched_pick_", "sched_pick"}, {"sched_fair_", NULL},
+        {"mem_charge_", "mem_charge"},
+        {"io_read", "io_read"}, {"wal_checkpoint_", "wal_checkpoint"},
     };
     static char names[256][128];
     char dir[512], path[1024 + 160];
@@ -237,7 +245,8 @@ int main(int argc, char **argv)
     printf("`bench/bench_verify.c`: each object opened %d times (interpreter only, so the figure is\n"
            "verification alone: `pl_prog_verifier_stats().ns`); per program the median and the maximum\n"
            "over the rounds, and the verifier's work, which is the same every round. Shipped extensions\n"
-           "are verified for their own hooks (pliantd's query hooks, the buffer pool's page_* hooks, the\n"
+           "are verified for their own hooks (pliantd's query hooks, the storage hooks, a bundle's\n"
+           "programs each for the hook its section names, the\n"
            "runtime demo's hook), `accept_*` for the accept\n"
            "corpus hook (`tests/progs/accept_ctx.h`), the older test programs without a hook;\n"
            "`demo_evict_unsafe` (must be rejected) and the objects built to fail are left out.\n\n",

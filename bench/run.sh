@@ -18,8 +18,10 @@ load=$(cut -d' ' -f1-3 /proc/loadavg)
 "$b/bench_reload" "$b/reload_policy.bpf.o" >"$tmp/reload"
 "$b/bench_verify" "$build" >"$tmp/verify"
 "$b/bench_pcache" "$build" >"$tmp/pcache"
-# 6. pliantd end to end: pgbench against hooks compiled out / in / attached.
+# 6, 6b. pliantd end to end: pgbench against hooks compiled out / in /
+# attached, with a buffer pool that holds the database and one that cannot.
 bench/bench_pgbench.sh "$build" >"$tmp/pgbench"
+POOL_MB=2 SECTION=6b bench/bench_pgbench.sh "$build" >"$tmp/pgbench_pool"
 # 7. The Manager: live push vs restarting with the new policy.
 bench/bench_push.sh "$build" >"$tmp/push"
 # 9. Buffer pool policies: hot set + scans, live swap, hook overhead.
@@ -66,10 +68,10 @@ size_ok=$(awk -v n="$stripped" 'BEGIN { print (n <= 160 * 1024) ? "met" : "**not
     echo
     echo "| figure | measured | target | status |"
     echo "|---|---|---|---|"
-    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" "$tmp/push" "$tmp/pcache" \
-        "$tmp/pool" |
+    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" "$tmp/pgbench_pool" "$tmp/push" \
+        "$tmp/pcache" "$tmp/pool" |
         awk -F'|' '/^@target\|/ { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }'
-    for part in dispatch jit reload size verify pgbench push pcache pool; do
+    for part in dispatch jit reload size verify pgbench pgbench_pool push pcache pool; do
         echo
         grep -v '^@target|' "$tmp/$part"
     done

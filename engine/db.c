@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "introspect.h"
+#include "storage.h"
 
 bool eng_dbname_valid(const char *name)
 {
@@ -156,6 +157,7 @@ int eng_db_open(const char *path, const struct eng_db_opts *o, sqlite3 **out, ch
     eng_introspect_register(db);
     sqlite3_busy_timeout(db, 0);
     sqlite3_set_authorizer(db, authorizer, (void *)o->authorizer);
+    storage_attach_connection(db, o->tenant);
     *out = db;
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* PRAGMA synchronous levels; FULL is the default because with WAL it is the
  * level at which a commit acknowledged to the client survives power loss. */
@@ -25,6 +26,7 @@ struct eng_db_opts {
     const struct eng_authorizer *authorizer;
     const char *dbname;   /* reported by current_database() */
     const char *username; /* reported by current_user() */
+    uint32_t tenant;      /* for the WAL hook (engine/checkpoint.h) */
 };
 
 /* An error for the client: SQLSTATE and a message. */

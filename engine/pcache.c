@@ -17,6 +17,7 @@
  * names now. So a program can make lookups slow (a constant hash) but
  * never wrong: a hash that changes with a live swap or with the program's
  * own state costs one extra lookup per page it moved (counted). */
+#include "memacct.h"
 #include "pcache_pool.h"
 
 #include <errno.h>
@@ -250,6 +251,7 @@ static void frame_free(struct pc_frame *f)
     pool.bytes -= f->bytes;
     pool.frames--;
     tstats(f->cache->tenant)->bytes -= f->bytes;
+    memacct_release(f->cache->tenant, f->bytes, PL_MEM_FRAMES);
     slot_release(f);
     free(f->pg.pBuf);
     free(f);
@@ -275,21 +277,26 @@ static void frame_drop(struct pc_frame *f)
     frame_free(f);
 }
 
+/* A new frame for c, charged to its tenant (engine/memacct.h: the quota,
+ * the server limit and the mem_charge hook may refuse); NULL when refused
+ * or out of memory. */
 static struct pc_frame *frame_alloc(struct pc_cache *c)
 {
     uint64_t bytes = pcache_frame_bytes(c->sz_page, c->sz_extra);
-    struct pc_frame *f = malloc(sizeof(*f) + (size_t)c->sz_extra);
-    if (!f)
+    if (!memacct_charge(c->tenant, bytes, PL_MEM_FRAMES))
         return NULL;
+    struct pc_frame *f = malloc(sizeof(*f) + (size_t)c->sz_extra);
     void *buf = NULL;
-    if (posix_memalign(&buf, FRAME_ALIGN, (size_t)c->sz_page) != 0) {
+    if (!f || posix_memalign(&buf, FRAME_ALIGN, (size_t)c->sz_page) != 0) {
         free(f);
+        memacct_release(c->tenant, bytes, PL_MEM_FRAMES);
         return NULL;
     }
     memset(f, 0, sizeof(*f));
     if (!slot_take(f)) {
         free(buf);
         free(f);
+        memacct_release(c->tenant, bytes, PL_MEM_FRAMES);
         return NULL;
     }
     f->pg.pBuf = buf;
@@ -341,14 +348,54 @@ static struct pc_frame *make_room(struct pc_cache *c, uint64_t need, bool *full)
             return NULL;
         }
         note_eviction(v);
-        if (v->cache->sz_page == c->sz_page && v->cache->sz_extra == c->sz_extra) {
-            uint32_t old_tenant = v->cache->tenant;
+        uint32_t old_tenant = v->cache->tenant;
+        bool same_shape = v->cache->sz_page == c->sz_page && v->cache->sz_extra == c->sz_extra;
+        /* A frame changing tenant is charged to the new one first: refused,
+         * the victim is freed instead and the caller's own allocation
+         * meets the same refusal. */
+        if (same_shape && (old_tenant == c->tenant || memacct_charge(c->tenant, v->bytes, PL_MEM_FRAMES))) {
             frame_detach(v);
-            tstats(old_tenant)->bytes -= v->bytes;
-            tstats(c->tenant)->bytes += v->bytes;
+            if (old_tenant != c->tenant) {
+                memacct_release(old_tenant, v->bytes, PL_MEM_FRAMES);
+                tstats(old_tenant)->bytes -= v->bytes;
+                tstats(c->tenant)->bytes += v->bytes;
+            }
             return v;
         }
         frame_drop(v);
+    }
+    return NULL;
+}
+
+uint64_t pcache_reclaim(uint32_t tenant, uint64_t bytes)
+{
+    uint64_t freed = 0;
+    pthread_mutex_lock(&pool.mu);
+    for (struct pc_link *l = pool.lru.prev; l != &pool.lru && freed < bytes;) {
+        struct pc_frame *f = PC_CONTAINER(l, lru);
+        l = l->prev;
+        if (f->cache->tenant != tenant)
+            continue;
+        freed += f->bytes;
+        pool.quota_drops++;
+        frame_drop(f);
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return freed;
+}
+
+/* The tenant's least recently released frame of c's shape, detached for
+ * reuse: what a tenant at its memory quota gets instead of a new frame (it
+ * competes with itself for cache, not with others). NULL: none unpinned. */
+static struct pc_frame *reuse_own_frame(struct pc_cache *c)
+{
+    for (struct pc_link *l = pool.lru.prev; l != &pool.lru; l = l->prev) {
+        struct pc_frame *f = PC_CONTAINER(l, lru);
+        if (f->cache->tenant == c->tenant && f->cache->sz_page == c->sz_page && f->cache->sz_extra == c->sz_extra) {
+            pool.quota_drops++;
+            frame_detach(f);
+            return f;
+        }
     }
     return NULL;
 }
@@ -466,11 +513,8 @@ static sqlite3_pcache_page *pc_fetch(sqlite3_pcache *p, unsigned key, int create
      * pages back, so refusing them would only turn into SQLITE_FULL/NOMEM
      * errors: they are charged to their tenant but never limited here
      * (per-tenant quotas are the mem_charge hook's job). */
-    if (!f) {
-        f = frame_alloc(c);
-        if (!f)
-            goto refuse;
-    }
+    if (!f && !(f = frame_alloc(c)) && !(c->purgeable && (f = reuse_own_frame(c))))
+        goto refuse;
     f->cache = c;
     f->key = key;
     f->access_count = 1;
@@ -673,7 +717,7 @@ int pcache_pool_init(const struct pcache_config *cfg, char *err, size_t errlen)
         pool.list_len[i] = 0;
     }
     evict_round_begin();
-    pool.hits = pool.misses = pool.evictions = pool.refused = 0;
+    pool.hits = pool.misses = pool.evictions = pool.refused = pool.quota_drops = 0;
     pool.hook_victims = pool.bypassed = pool.declined = pool.unpin_dropped = 0;
     pool.hash_moved = pool.handle_errors = 0;
     memset(pool.hook, 0, sizeof(pool.hook));
@@ -722,6 +766,7 @@ void pcache_stats(struct pcache_stats *out)
         .budget_bytes = pool.budget, .hard_limit_bytes = pool.hard_limit, .bytes = pool.bytes,
         .pinned_bytes = pool.pinned_bytes, .frames = pool.frames, .caches = pool.caches, .hits = pool.hits,
         .misses = pool.misses, .evictions = pool.evictions, .hook_victims = pool.hook_victims,
+        .quota_drops = pool.quota_drops,
         .hook_fallbacks = pool.hook[PCACHE_HOOK_EVICT].fallbacks, .refused = pool.refused,
         .bypassed = pool.bypassed, .declined = pool.declined, .unpin_dropped = pool.unpin_dropped,
         .hash_moved = pool.hash_moved, .handle_errors = pool.handle_errors,

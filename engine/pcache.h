@@ -90,6 +90,12 @@ int pcache_attach_file(pl_runtime *rt, const char *path, char *err, size_t errle
 /* Detaches whatever is attached to the four hooks. */
 void pcache_detach_all(void);
 
+/* Frees unpinned frames of tenant, least recently released first, until
+ * `bytes` are freed or none is left; returns the bytes freed. The memory
+ * accounting's reclaimer (memacct_set_reclaimer): a tenant at its quota
+ * gives up cached pages before its SQLite memory is refused. */
+uint64_t pcache_reclaim(uint32_t tenant, uint64_t bytes);
+
 /* Tenant charged for caches created by this thread from now on. */
 void pcache_set_thread_tenant(uint32_t tenant);
 
@@ -130,6 +136,7 @@ struct pcache_stats {
     uint64_t hits, misses;
     uint64_t evictions;       /* pages dropped to make room (not discards) */
     uint64_t hook_victims;    /* evictions the page_evict program chose */
+    uint64_t quota_drops;     /* pages dropped for their tenant's memory quota (not evictions) */
     uint64_t hook_fallbacks;  /* = hook[PCACHE_HOOK_EVICT].fallbacks: built-in LRU used */
     uint64_t refused;         /* fetches answered NULL for lack of memory */
     struct pcache_hook_counts hook[PCACHE_HOOKS];

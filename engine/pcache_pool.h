@@ -84,6 +84,7 @@ struct pc_pool {
     uint64_t marks[PL_EVICT_MARKS];
     uint32_t nmarks, next_mark;
     uint64_t hits, misses, evictions, refused;
+    uint64_t quota_drops; /* frames given up to their tenant's memory quota (memacct) */
     uint64_t hook_victims, bypassed, declined, unpin_dropped, hash_moved, handle_errors;
     struct pcache_hook_counts hook[PCACHE_HOOKS];
     struct pcache_tenant_stats tenants[PCACHE_MAX_TENANTS];

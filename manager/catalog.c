@@ -1,5 +1,6 @@
 #include "catalog.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -233,4 +234,85 @@ pl_prog *catalog_select_prog(pl_object *obj, const char *hook_name, const char *
         snprintf(err, errlen, "the object holds %u programs and none in section \"%s\"; name one with a section",
                  pl_object_prog_count(obj), want);
     return NULL;
+}
+
+static int open_object(pl_runtime *rt, const struct catalog_load_opts *o, const struct pl_object_opts *oo,
+                       pl_object **obj, pl_error *perr)
+{
+    return o->path ? pl_object_open_file(rt, o->path, oo, obj, perr)
+                   : pl_object_open_mem(rt, o->data, o->len, oo, obj, perr);
+}
+
+int catalog_load(pl_runtime *rt, pl_hook *hook, const struct catalog_load_opts *o, struct catalog_load *out,
+                 char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    const char *hook_name = pl_hook_info(hook)->name;
+    pl_error perr;
+    struct pl_object_opts oo = {.inherit_maps_from = o->inherit_maps_from,
+                                .verifier_log = o->verifier_log,
+                                .verifier_log_user = o->verifier_log_user};
+    bool bundle_failed = false; /* err holds why the bundle reading failed */
+    if (!o->section || !*o->section) {
+        oo.flags = PL_LOAD_HOOK_BY_SECTION;
+        int rc = open_object(rt, o, &oo, &out->obj, &perr);
+        if (rc == 0) {
+            uint32_t n = pl_object_prog_count(out->obj);
+            if (n > CATALOG_MAX_COMPANIONS + 1) {
+                snprintf(err, errlen, "the object holds %u programs, more than %d", n, CATALOG_MAX_COMPANIONS + 1);
+                pl_object_close(out->obj);
+                memset(out, 0, sizeof *out);
+                return -1;
+            }
+            for (uint32_t i = 0; i < n; i++) {
+                pl_prog *p = pl_object_prog(out->obj, i);
+                pl_hook *h = pl_hook_find(rt, pl_prog_name(p) + 5); /* "hook/NAME", checked by the loader */
+                if (h == hook) {
+                    out->main = p;
+                } else {
+                    out->companion_hook[out->ncompanions] = h;
+                    out->companion[out->ncompanions++] = p;
+                }
+            }
+            if (out->main)
+                return 0;
+            /* No program for this hook by its section: read it the plain
+             * way below (a lone program is attached whatever its section
+             * says, if it verifies for this hook). */
+            pl_object_close(out->obj);
+            memset(out, 0, sizeof *out);
+        } else if (rc != PL_EHOOK || !strstr(perr.msg, "names no registered hook")) {
+            /* A program broke the contract of the hook its section names. */
+            snprintf(err, errlen, "%s", perr.msg);
+            bundle_failed = true;
+        }
+        oo.flags = 0;
+    }
+    oo.hook = hook;
+    if (open_object(rt, o, &oo, &out->obj, &perr)) {
+        if (!bundle_failed)
+            snprintf(err, errlen, "%s", perr.msg);
+        return -1;
+    }
+    out->main = catalog_select_prog(out->obj, hook_name, o->section, err, errlen);
+    if (out->main)
+        return 0;
+    pl_object_close(out->obj);
+    memset(out, 0, sizeof *out);
+    return -1;
+}
+
+int catalog_attach(pl_hook *hook, const struct catalog_load *l, char *err, size_t errlen)
+{
+    pl_error perr;
+    for (uint32_t i = 0; i < l->ncompanions; i++)
+        if (pl_hook_attach(l->companion_hook[i], l->companion[i], &perr)) {
+            snprintf(err, errlen, "cannot attach to %s: %s", pl_hook_info(l->companion_hook[i])->name, perr.msg);
+            return -1;
+        }
+    if (pl_hook_attach(hook, l->main, &perr)) {
+        snprintf(err, errlen, "cannot attach to %s: %s", pl_hook_info(hook)->name, perr.msg);
+        return -1;
+    }
+    return 0;
 }

@@ -54,6 +54,8 @@ struct verified {
     char program[128];
     uint32_t insns;
     uint64_t verify_ns;
+    uint32_t ncompanions; /* programs for further hooks (catalog_load) */
+    char companions[CATALOG_MAX_COMPANIONS][64];
 };
 
 /* Loads obj for hook in a runtime built from the catalog; 0 when it would
@@ -89,22 +91,21 @@ static int verify_object(const struct ctl_args *a, const char *hook, const char 
         }
         goto out;
     }
-    pl_object *o;
-    struct pl_object_opts opts = {.hook = h, .verifier_log = a->verbose ? verifier_line : NULL};
-    if (pl_object_open_mem(rt, obj, len, &opts, &o, &perr)) {
-        snprintf(err, errlen, "%s", perr.msg);
-        goto out;
-    }
-    pl_prog *p = catalog_select_prog(o, hook, section, err, errlen);
-    if (p) {
+    struct catalog_load l;
+    struct catalog_load_opts lo = {.data = obj, .len = len, .section = section,
+                                   .verifier_log = a->verbose ? verifier_line : NULL};
+    if (catalog_load(rt, h, &lo, &l, err, errlen) == 0) {
         struct pl_verifier_stats vs;
-        pl_prog_verifier_stats(p, &vs);
-        snprintf(out->program, sizeof out->program, "%s", pl_prog_name(p));
-        out->insns = pl_prog_insn_count(p);
+        pl_prog_verifier_stats(l.main, &vs);
+        snprintf(out->program, sizeof out->program, "%s", pl_prog_name(l.main));
+        out->insns = pl_prog_insn_count(l.main);
         out->verify_ns = vs.ns;
+        out->ncompanions = l.ncompanions;
+        for (uint32_t i = 0; i < l.ncompanions; i++)
+            snprintf(out->companions[i], sizeof out->companions[i], "%s", pl_hook_info(l.companion_hook[i])->name);
+        pl_object_close(l.obj);
         rc = 0;
     }
-    pl_object_close(o);
 out:
     if (rt)
         pl_runtime_free(rt);
@@ -133,12 +134,18 @@ int ctl_verify(const struct ctl_args *a)
         else
             json_object_set_new(j, "program", json_pack("{s:s, s:I, s:I}", "name", v.program, "insns",
                                                          (json_int_t)v.insns, "verify_ns", (json_int_t)v.verify_ns));
+        json_t *with = json_array();
+        for (uint32_t i = 0; i < v.ncompanions; i++)
+            json_array_append_new(with, json_string(v.companions[i]));
+        json_object_set_new(j, "with_hooks", with);
         print_json(j);
     } else if (rc) {
         fprintf(stderr, "%s: rejected for hook %s:\n%s\n", a->pos[0], a->hook, err);
     } else {
         printf("%s: ok for hook %s (program %s, %u instructions, verified in %.1f us)\n", a->pos[0], a->hook,
                v.program, v.insns, (double)v.verify_ns / 1e3);
+        for (uint32_t i = 0; i < v.ncompanions; i++)
+            printf("  with a program for hook %s, attached and detached with it\n", v.companions[i]);
     }
     return rc ? CTL_REFUSED : CTL_OK;
 }

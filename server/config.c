@@ -25,6 +25,8 @@ void config_defaults(struct config *c)
     c->busy_timeout_ms = 5000;
     c->shutdown_grace_ms = 5000;
     c->log_level = LOG_INFO;
+    c->buffer_pool_mb = 64;
+    c->wal_autocheckpoint = 1000;
 }
 
 static char *trim(char *s)
@@ -45,6 +47,25 @@ static int parse_int(const char *v, long lo, long hi, long *out)
     if (errno || end == v || *end || x < lo || x > hi)
         return -1;
     *out = x;
+    return 0;
+}
+
+static int parse_bool(const char *v)
+{
+    if (strcasecmp(v, "on") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        return 1;
+    if (strcasecmp(v, "off") == 0 || strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        return 0;
+    return -1;
+}
+
+/* Memory sizes in MiB; 1 TiB is far beyond any sensible setting. */
+static int parse_mb(const char *v, long lo, int *out)
+{
+    long x;
+    if (parse_int(v, lo, 1L << 20, &x))
+        return -1;
+    *out = (int)x;
     return 0;
 }
 
@@ -125,6 +146,24 @@ int config_set(struct config *c, const char *key, const char *v, char *err, size
     } else if (strcmp(key, "log_level") == 0) {
         if (log_parse_level(v, &c->log_level))
             goto bad;
+    } else if (strcmp(key, "buffer_pool_mb") == 0) {
+        if (parse_mb(v, 1, &c->buffer_pool_mb))
+            goto bad;
+    } else if (strcmp(key, "mem_quota_mb") == 0) {
+        if (parse_mb(v, 0, &c->mem_quota_mb))
+            goto bad;
+    } else if (strcmp(key, "mem_limit_mb") == 0) {
+        if (parse_mb(v, 0, &c->mem_limit_mb))
+            goto bad;
+    } else if (strcmp(key, "direct_io") == 0) {
+        int b = parse_bool(v);
+        if (b < 0)
+            goto bad;
+        c->direct_io = b;
+    } else if (strcmp(key, "wal_autocheckpoint") == 0) {
+        if (parse_int(v, 0, 1L << 30, &x))
+            goto bad;
+        c->wal_autocheckpoint = (int)x;
     } else if (strcmp(key, "attach") == 0) {
         /* Checked when the runtime exists (main.c); here only kept. */
         if (!strchr(v, '='))
@@ -182,6 +221,7 @@ int config_add_database(struct config *c, const char *name, char *err, size_t er
     memset(&d[c->ndbs], 0, sizeof *d);
     snprintf(d[c->ndbs].name, sizeof d[c->ndbs].name, "%s", name);
     d[c->ndbs].synchronous = -1; /* inherit [server] synchronous */
+    d[c->ndbs].mem_quota_mb = -1;
     c->ndbs++;
     return 0;
 }
@@ -326,6 +366,8 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
         case SEC_DB: {
             struct cfg_database *d = (struct cfg_database *)config_database(c, dbname);
             if (strcmp(key, "synchronous") == 0 && (d->synchronous = parse_sync(val)) >= 0)
+                break;
+            if (strcmp(key, "mem_quota_mb") == 0 && parse_mb(val, 0, &d->mem_quota_mb) == 0)
                 break;
             snprintf(msg, sizeof msg, "unknown or invalid database setting %s = %s", key, val);
             r = -1;

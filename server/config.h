@@ -22,9 +22,15 @@
  *   admin_token_file = FILE     # bearer token (default <data_dir>/admin.token, made 0600 on first start)
  *   trusted_keys_dir = DIR      # *.pub keys whose signed packages may run (default <data_dir>/trusted_keys)
  *   watch_dir = DIR             # attach signed packages written here, detach them when removed
+ *   buffer_pool_mb = 64         # the buffer pool shared by every database (engine/pcache.h)
+ *   mem_quota_mb = 0            # SQLite memory per database; 0 = no quota (engine/memacct.h)
+ *   mem_limit_mb = 0            # SQLite memory of all databases together; 0 = no limit
+ *   direct_io = off             # on: O_DIRECT for database files where supported (engine/vfs.h)
+ *   wal_autocheckpoint = 1000   # WAL frames that make a checkpoint due; 0 = none (engine/checkpoint.h)
  *
  *   [database shop]             # a tenant; its file is created at start-up
  *   synchronous = full          # per-database override
+ *   mem_quota_mb = 16           # per-database override
  *
  *   [user alice]
  *   password = SCRAM-SHA-256$4096:<salt>$<StoredKey>:<ServerKey>   # from pliantd --add-user
@@ -55,6 +61,7 @@ struct cfg_user {
 struct cfg_database {
     char name[64];
     int synchronous; /* enum eng_sync */
+    int mem_quota_mb; /* -1: [server] mem_quota_mb */
 };
 
 struct config {
@@ -82,6 +89,12 @@ struct config {
     char admin_token_file[PATH_MAX]; /* "": <data_dir>/admin.token */
     char trusted_keys_dir[PATH_MAX]; /* "": <data_dir>/trusted_keys */
     char watch_dir[PATH_MAX];        /* "": none */
+    /* Storage (engine/storage.h). */
+    int buffer_pool_mb;
+    int mem_quota_mb;
+    int mem_limit_mb;
+    bool direct_io;
+    int wal_autocheckpoint;
 };
 
 void config_defaults(struct config *c);

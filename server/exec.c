@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../engine/result.h"
+#include "../engine/storage.h"
 #include "hooks.h"
 #include "log.h"
 #include "session_int.h"
@@ -103,6 +104,9 @@ static void set_error(struct exec *ex, int rc)
         return;
     }
     eng_err_from_db(&ex->err, s->db, rc);
+    if ((rc & 0xff) == SQLITE_NOMEM && memacct_take_refusal())
+        eng_err_set(&ex->err, "53200", "out of memory: refused by the memory accounting (the database's "
+                                       "mem_quota_mb, the server's mem_limit_mb or the mem_charge policy)");
     if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED) {
         size_t n = strlen(ex->err.msg);
         snprintf(ex->err.msg + n, sizeof ex->err.msg - n,
@@ -317,6 +321,7 @@ void exec_job(struct sched_job *job)
         s->authz_gen = gen;
     }
 #endif
+    storage_set_thread_tenant((uint32_t)s->tenant);
     atomic_store(&s->running, true);
     switch (ex->op) {
     case EX_SIMPLE:

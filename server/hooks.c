@@ -16,8 +16,10 @@ static const char *const hook_names[HK_COUNT] = {
     [HK_SCHED_ENQUEUE] = "sched_enqueue", [HK_SCHED_PICK] = "sched_pick", [HK_ADMIT] = "admit",
     [HK_QUERY_PROGRESS] = "query_progress", [HK_QUERY_END] = "query_end", [HK_AUTHORIZE] = "authorize",
 };
-const char *const hooks_all_names[] = {"sched_enqueue", "sched_pick", "admit", "query_progress",
-                                       "query_end",     "authorize",  "page_evict"};
+const char *const hooks_all_names[] = {"sched_enqueue", "sched_pick", "admit",      "query_progress",
+                                       "query_end",     "authorize",  "page_hash",  "page_fetch",
+                                       "page_unpin",    "page_evict", "mem_charge", "io_read",
+                                       "wal_checkpoint"};
 const size_t hooks_all_count = sizeof hooks_all_names / sizeof hooks_all_names[0];
 
 int hooks_id(const char *name)
@@ -234,46 +236,50 @@ int hooks_attach_spec(pl_runtime *rt, const char *spec, char *err, size_t errlen
             return -1;
         }
     }
-    int id = hooks_id(hook_name);
-    if (id < 0) {
+    /* Every hook of the server's runtime, the engine's storage hooks
+     * (page_*, mem_charge, io_read, wal_checkpoint) included: by name. */
+    pl_hook *h = pl_hook_find(rt, hook_name);
+    if (!h) {
         snprintf(err, errlen,
                  "--attach %.900s: unknown hook \"%.64s\" (hooks: sched_enqueue, sched_pick, admit, "
-                 "query_progress, query_end, authorize)",
+                 "query_progress, query_end, authorize, page_hash, page_fetch, page_unpin, page_evict, mem_charge, "
+                 "io_read, wal_checkpoint)",
                  spec, hook_name);
         return -1;
     }
-    pl_hook *h = hooks_tab[id];
-    pl_prog *cur = pl_hook_current(h);
-    if (cur) {
-        pl_prog_put(cur);
-        snprintf(err, errlen, "--attach %.900s: hook %s already has a program attached (one per hook)", spec,
-                 hook_name);
+    /* Verified for this hook (its fields, helpers and return range), or a
+     * bundle verified hook by hook (manager/catalog.h). */
+    struct catalog_load l;
+    char why[1024];
+    if (catalog_load(rt, h, &(struct catalog_load_opts){.path = path, .section = section}, &l, why, sizeof why)) {
+        snprintf(err, errlen, "--attach %.900s: cannot load %s for hook %s: %s", spec, path, hook_name, why);
         return -1;
     }
-    pl_error perr;
-    pl_object *obj = NULL;
-    /* Verified for this hook: its fields, helpers and return range. */
-    if (pl_object_open_file(rt, path, &(struct pl_object_opts){.hook = h}, &obj, &perr)) {
-        snprintf(err, errlen, "--attach %.900s: cannot load %s for hook %s: %s", spec, path, hook_name, perr.msg);
-        return -1;
+    int rc = 0;
+    for (uint32_t i = 0; i <= l.ncompanions && !rc; i++) {
+        pl_hook *each = i < l.ncompanions ? l.companion_hook[i] : h;
+        pl_prog *cur = pl_hook_current(each);
+        if (cur) {
+            pl_prog_put(cur);
+            snprintf(err, errlen, "--attach %.900s: hook %s already has a program attached (one per hook)", spec,
+                     pl_hook_info(each)->name);
+            rc = -1;
+        }
     }
-    char why[300];
-    pl_prog *prog = catalog_select_prog(obj, hook_names[id], section, why, sizeof why);
-    if (!prog) {
-        snprintf(err, errlen, "--attach %.900s: %s: %s", spec, path, why);
-        pl_object_close(obj);
-        return -1;
+    if (!rc && catalog_attach(h, &l, why, sizeof why)) {
+        snprintf(err, errlen, "--attach %.900s: %s", spec, why);
+        rc = -1;
     }
-    int rc = pl_hook_attach(h, prog, &perr);
-    if (rc)
-        snprintf(err, errlen, "--attach %.900s: cannot attach to %s: %s", spec, hook_name, perr.msg);
-    else
-        log_event(LOG_INFO, "hook_attached", "hook=%s file=%s prog=%s insns=%u jit=%d", hook_name, log_q(path),
-                  log_q(pl_prog_name(prog)), pl_prog_insn_count(prog), pl_prog_is_jitted(prog));
-    /* The hook holds its own reference to the program (and the program to
-     * its maps); the object is no longer needed. */
-    pl_object_close(obj);
-    return rc ? -1 : 0;
+    for (uint32_t i = 0; i <= l.ncompanions && !rc; i++) {
+        pl_prog *p = i < l.ncompanions ? l.companion[i] : l.main;
+        log_event(LOG_INFO, "hook_attached", "hook=%s file=%s prog=%s insns=%u jit=%d",
+                  pl_hook_info(i < l.ncompanions ? l.companion_hook[i] : h)->name, log_q(path),
+                  log_q(pl_prog_name(p)), pl_prog_insn_count(p), pl_prog_is_jitted(p));
+    }
+    /* The hooks hold their own references to the programs (and the
+     * programs to their maps); the object is no longer needed. */
+    pl_object_close(l.obj);
+    return rc;
 }
 
 #define COST_SLOTS 4096u /* power of two */

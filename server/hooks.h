@@ -85,7 +85,8 @@ uint64_t hooks_authorize_generation(void);
 int hooks_register(pl_runtime *rt, char *err, size_t errlen);
 /* Loads FILE.o verified for HOOK and attaches its program; spec is
  * "HOOK=FILE.o[:SECTION]". Without SECTION the object must hold one
- * program, or one in section "hook/HOOK". */
+ * program, or one in section "hook/HOOK". HOOK is any hook registered in
+ * rt, by name: these and the storage layer's (engine/storage.h). */
 int hooks_attach_spec(pl_runtime *rt, const char *spec, char *err, size_t errlen);
 
 /* Run time of a fingerprint's last execution (0: unknown), for

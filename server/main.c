@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include "../engine/db.h"
+#include "../engine/storage.h"
 #include "../manager/catalog.h"
 #include "admin.h"
 #include "auth_scram.h"
 #include "hooks.h"
 #include "log.h"
 #include "server.h"
+#include "storage_setup.h"
 #include "store.h"
 #include "views.h"
 #include "watch.h"
@@ -56,7 +58,12 @@ static void usage(FILE *f)
             "                           attach a policy (an eBPF object verified for HOOK) at start-up;\n"
             "                           repeatable. Hooks: sched_enqueue, sched_pick, admit,\n"
             "                           query_progress, query_end, authorize (sdk/include/pliant_hooks.h).\n"
-            "                           Without SECTION: the object's only program, or section hook/HOOK\n"
+            "                           Without SECTION: the object's only program, or section hook/HOOK;\n"
+            "                           an object whose programs all sit in hook/NAME sections attaches\n"
+            "                           each to its hook (a bundle sharing maps, e.g. a buffer-pool policy).\n"
+            "                           Storage hooks: page_hash, page_fetch, page_unpin, page_evict\n"
+            "                           (sdk/include/pliant_pcache.h), mem_charge, io_read, wal_checkpoint\n"
+            "                           (sdk/include/pliant_storage.h)\n"
             "      --admin-socket PATH  admin API socket for pliantctl (default <data-dir>/admin.sock; off: none)\n"
             "      --admin-listen HOST:PORT  also serve the admin API on TCP (loopback only unless\n"
             "                           admin_allow_remote = true in the config)\n"
@@ -66,6 +73,11 @@ static void usage(FILE *f)
             "                           (default <data-dir>/trusted_keys)\n"
             "      --watch-dir DIR      attach signed packages written into DIR; detach on removal\n"
             "      --print-hook-catalog print the hooks' ABI as JSON (sdk/hook-catalog.json) and exit\n"
+            "      --buffer-pool-mb N   buffer pool shared by all databases (default 64)\n"
+            "      --mem-quota-mb N     SQLite memory per database; 0 = no quota (default)\n"
+            "      --mem-limit-mb N     SQLite memory of all databases; 0 = no limit (default)\n"
+            "      --direct-io on|off   O_DIRECT for database files where supported (default off)\n"
+            "      --wal-autocheckpoint N  WAL frames that make a checkpoint due (default 1000)\n"
             "      --help               this text\n"
             "\n"
             "--add-user prints a [user] section for the config file: the password (first\n"
@@ -250,9 +262,10 @@ static bool wait_sessions(struct server *srv, uint64_t deadline_ms)
 
 /* Every hookpoint pliantd offers, registered in rt. The hook catalog is
  * made by this same function, so it cannot drift from the server. */
+/* The query hooks (server/hooks.c) and the storage hooks (engine/). */
 static int register_hookpoints(pl_runtime *rt, char *err, size_t errlen)
 {
-    return hooks_register(rt, err, errlen);
+    return hooks_register(rt, err, errlen) || server_storage_hooks(rt, err, errlen) ? -1 : 0;
 }
 
 static int print_hook_catalog(void)
@@ -268,6 +281,7 @@ static int print_hook_catalog(void)
     json_t *cat = rc ? NULL : catalog_from_runtime(rt, hooks_all_names, hooks_all_count);
     char *text = cat ? json_dumps(cat, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
     json_decref(cat);
+    storage_unregister_hooks(); /* the engine keeps the handles until told */
     pl_runtime_free(rt);
     if (!text) {
         fprintf(stderr, "pliantd: cannot build the hook catalog: %s\n", rc ? err : "out of memory");
@@ -316,6 +330,9 @@ int main(int argc, char **argv)
         {"--attach", NULL, "attach"},           {"--admin-socket", NULL, "admin_socket"},
         {"--admin-listen", NULL, "admin_listen"}, {"--admin-token-file", NULL, "admin_token_file"},
         {"--trusted-keys-dir", NULL, "trusted_keys_dir"}, {"--watch-dir", NULL, "watch_dir"},
+        {"--buffer-pool-mb", NULL, "buffer_pool_mb"}, {"--mem-quota-mb", NULL, "mem_quota_mb"},
+        {"--mem-limit-mb", NULL, "mem_limit_mb"}, {"--direct-io", NULL, "direct_io"},
+        {"--wal-autocheckpoint", NULL, "wal_autocheckpoint"},
     };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -365,6 +382,10 @@ int main(int argc, char **argv)
     dbs = NULL;
     log_set_level(srv.cfg.log_level);
     if (check_data_dir(srv.cfg.data_dir, err, sizeof err))
+        goto startup_error;
+    /* Before the first SQLite call: SQLite takes its allocator, page cache
+     * and VFS only before it initialises. */
+    if (server_storage_start(&srv.cfg, err, sizeof err))
         goto startup_error;
     for (int i = 0; i < srv.cfg.ndbs; i++) {
         char path[PATH_MAX];
@@ -435,6 +456,7 @@ int main(int argc, char **argv)
     }
     /* The admin API and the watched directory come up before the port
      * file is written: a script that waits for the port can use them. */
+    server_storage_set_scheduler(srv.sched);
     bool up = admin_start(&srv, err, sizeof err) == 0 &&
               (!srv.cfg.watch_dir[0] || watch_start(&srv, srv.cfg.watch_dir, err, sizeof err) == 0);
     if (up && srv.cfg.port_file[0] && write_port_file(srv.cfg.port_file, port)) {
@@ -445,6 +467,7 @@ int main(int argc, char **argv)
         watch_stop();
         admin_stop();
         close(lfd);
+        server_storage_set_scheduler(NULL);
         sched_stop(srv.sched);
         goto startup_error;
     }
@@ -502,7 +525,9 @@ int main(int argc, char **argv)
     }
     /* Sessions are gone, so the policies' maps hold their final state. */
     hooks_log_maps();
+    server_storage_set_scheduler(NULL);
     sched_stop(srv.sched);
+    server_storage_stop(true);
     pl_runtime_free(srv.rt);
     store_close(srv.store);
     if (srv.cfg.port_file[0])
@@ -518,6 +543,7 @@ startup_error:
     fprintf(stderr, "pliantd: %s\n", err);
     free(flags);
     free(dbs);
+    server_storage_stop(false);
     config_free(&srv.cfg);
     if (srv.rt)
         pl_runtime_free(srv.rt);

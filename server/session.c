@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../engine/result.h"
+#include "../engine/storage.h"
 #include "auth_scram.h"
 #include "hooks.h"
 #include "log.h"
@@ -1371,7 +1372,10 @@ static bool authenticate_and_open(struct session *s)
     char path[PATH_MAX], err[512];
     eng_db_path(cfg->data_dir, s->dbname, path, sizeof path);
     struct eng_db_opts o = {.synchronous = (enum eng_sync)(d->synchronous >= 0 ? d->synchronous : cfg->synchronous),
-                            .dbname = s->dbname, .username = s->user};
+                            .dbname = s->dbname, .username = s->user, .tenant = (uint32_t)s->tenant};
+    /* This thread's SQLite memory and the connection's page cache are the
+     * tenant's from here on. */
+    storage_set_thread_tenant((uint32_t)s->tenant);
 #ifndef PLIANT_NO_HOOKS
     s->authz = (struct eng_authorizer){.fn = hooks_authorize, .user = &s->tenant};
     o.authorizer = &s->authz;

@@ -40,6 +40,9 @@ struct store {
     /* Hooks whose program came from the configuration (--attach). */
     char config_hooks[16][64];
     int nconfig;
+    /* Hooks running a companion program of another hook's package (see
+     * catalog_load): hook -> the package's hook. */
+    json_t *companion_of;
     int audit_fd;
     uint64_t accepted, rejected;
 };
@@ -302,6 +305,11 @@ int store_open(const struct store_opts *o, struct store **out, char *err, size_t
     pthread_mutex_init(&st->mu, NULL);
     st->rt = o->rt;
     st->audit_fd = -1;
+    if (!(st->companion_of = json_object())) {
+        free(st);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
     if (strlen(o->data_dir) > sizeof st->dir - 16) {
         snprintf(err, errlen, "data directory path is longer than %zu bytes", sizeof st->dir - 16);
         goto fail;
@@ -341,6 +349,7 @@ void store_close(struct store *st)
     if (st->audit_fd >= 0)
         close(st->audit_fd);
     json_decref(st->state);
+    json_decref(st->companion_of);
     free(st->pkgs);
     pthread_mutex_destroy(&st->mu);
     free(st);
@@ -373,33 +382,56 @@ static int check_package(struct store *st, const uint8_t *data, size_t len, stru
     return rc ? fail(r, 403, "%s", err) : 0;
 }
 
-/* Loads p's program for its hook (verifier, JIT), inheriting maps from the
- * program attached now. On success *obj and *prog are set. */
-static int load_program(struct store *st, const struct pkg *p, pl_hook *h, pl_object **obj, pl_prog **prog,
+/* Loads p's object for its hook (verifier, JIT), inheriting maps from the
+ * program attached now: the program for the hook and any companions. */
+static int load_program(struct store *st, const struct pkg *p, pl_hook *h, struct catalog_load *l,
                         struct store_result *r)
 {
     uint64_t t0 = mono_ns();
     pl_prog *cur = pl_hook_current(h);
-    pl_error perr;
-    int rc = pl_object_open_mem(st->rt, p->object, p->object_len,
-                                &(struct pl_object_opts){.hook = h, .inherit_maps_from = cur}, obj, &perr);
+    char err[600];
+    int rc = catalog_load(st->rt, h,
+                          &(struct catalog_load_opts){.data = p->object, .len = p->object_len,
+                                                      .section = p->m.section, .inherit_maps_from = cur},
+                          l, err, sizeof err);
     if (cur)
         pl_prog_put(cur);
     if (rc)
-        return fail(r, 422, "%s version %s does not load for hook %s: %s", p->m.hook, p->m.version, p->m.hook,
-                    perr.msg);
-    char err[300];
-    *prog = catalog_select_prog(*obj, p->m.hook, p->m.section, err, sizeof err);
-    if (!*prog) {
-        pl_object_close(*obj);
-        *obj = NULL;
-        return fail(r, 422, "%s", err);
-    }
+        return fail(r, 422, "%s version %s does not load for hook %s: %s", p->m.hook, p->m.version, p->m.hook, err);
     struct pl_verifier_stats vs;
-    pl_prog_verifier_stats(*prog, &vs);
+    pl_prog_verifier_stats(l->main, &vs);
     r->verify_cached = vs.cached;
     r->load_ns = mono_ns() - t0;
     return 0;
+}
+
+/* After hook's package changed (l: what it runs now, NULL: detached):
+ * detaches the companions its previous version had and this one has not,
+ * and records the new ones. */
+static void settle_companions(struct store *st, const char *hook, const struct catalog_load *l)
+{
+    const char *k;
+    json_t *v, *tmp;
+    json_object_foreach_safe(st->companion_of, tmp, k, v)
+    {
+        if (strcmp(json_string_value(v), hook) != 0)
+            continue;
+        bool kept = false;
+        for (uint32_t i = 0; l && i < l->ncompanions; i++)
+            kept |= strcmp(pl_hook_info(l->companion_hook[i])->name, k) == 0;
+        if (!kept) {
+            pl_hook *h = pl_hook_find(st->rt, k);
+            if (h)
+                pl_hook_detach(h, NULL);
+            hooks_changed(k);
+            json_object_del(st->companion_of, k);
+        }
+    }
+    for (uint32_t i = 0; l && i < l->ncompanions; i++) {
+        const char *name = pl_hook_info(l->companion_hook[i])->name;
+        json_object_set_new(st->companion_of, name, json_string(hook));
+        hooks_changed(name);
+    }
 }
 
 /* The shared tail of push, rollback: persist (the package file when new,
@@ -417,10 +449,23 @@ static int activate(struct store *st, const uint8_t *data, size_t len, const str
         r->status = 200;
         return 0;
     }
-    pl_object *obj;
-    pl_prog *prog;
-    if (load_program(st, p, h, &obj, &prog, r))
+    const char *owner_of_hook = json_string_value(json_object_get(st->companion_of, p->m.hook));
+    if (owner_of_hook)
+        return fail(r, 409, "hook %s runs a program of hook %s's package (attached with it); detach %s first",
+                    p->m.hook, owner_of_hook, owner_of_hook);
+    struct catalog_load l;
+    if (load_program(st, p, h, &l, r))
         return -1;
+    pl_object *obj = l.obj;
+    for (uint32_t i = 0; i < l.ncompanions; i++) {
+        const char *c = pl_hook_info(l.companion_hook[i])->name;
+        const char *owner = json_string_value(json_object_get(st->companion_of, c));
+        if (active_version(st, c) || (owner && strcmp(owner, p->m.hook) != 0) || from_config(st, c)) {
+            pl_object_close(obj);
+            return fail(r, 409, "the package also carries a program for hook %s, which runs %s; detach it first", c,
+                        owner ? "another package's companion" : "a program of its own");
+        }
+    }
 
     uint64_t t1 = mono_ns();
     char path[PATH_MAX], err[600];
@@ -449,10 +494,11 @@ static int activate(struct store *st, const uint8_t *data, size_t len, const str
     r->persist_ns = mono_ns() - t1;
 
     uint64_t t2 = mono_ns();
-    pl_error perr;
-    int rc = pl_hook_attach(h, prog, &perr);
+    int rc = catalog_attach(h, &l, err, sizeof err);
     r->attach_ns = mono_ns() - t2;
-    pl_object_close(obj); /* the hook holds the program, the program its maps */
+    if (rc == 0)
+        settle_companions(st, p->m.hook, &l);
+    pl_object_close(obj); /* the hooks hold the programs, the programs their maps */
     if (rc) {
         /* Put the persisted state back as it was: nothing changed. */
         if (write_state(st, st->state, err, sizeof err))
@@ -460,7 +506,7 @@ static int activate(struct store *st, const uint8_t *data, size_t len, const str
         json_decref(next);
         if (wrote_pkg)
             unlink(path);
-        return fail(r, 500, "cannot attach: %s", perr.msg);
+        return fail(r, 500, "%s", err);
     }
     json_decref(st->state);
     st->state = next;
@@ -591,6 +637,7 @@ int store_detach(struct store *st, const char *hook, const char *who, struct sto
             r->persist_ns = mono_ns() - t1;
             uint64_t t2 = mono_ns();
             pl_hook_detach(h, NULL); /* ENOENT: the circuit breaker got there first */
+            settle_companions(st, hook, NULL);
             r->attach_ns = mono_ns() - t2;
             json_decref(st->state);
             st->state = next;
@@ -638,15 +685,15 @@ void store_restore(struct store *st)
             if (rc) {
                 fail(&r, 500, "%s", err);
             } else {
-                pl_object *obj;
-                pl_prog *prog;
-                pl_error perr;
+                struct catalog_load l;
                 rc = check_package(st, data, len, &p, &r);
                 if (rc == 0)
-                    rc = load_program(st, &p, h, &obj, &prog, &r);
+                    rc = load_program(st, &p, h, &l, &r);
                 if (rc == 0) {
-                    rc = pl_hook_attach(h, prog, &perr) ? fail(&r, 500, "%s", perr.msg) : 0;
-                    pl_object_close(obj);
+                    rc = catalog_attach(h, &l, err, sizeof err) ? fail(&r, 500, "%s", err) : 0;
+                    if (rc == 0)
+                        settle_companions(st, hook, &l);
+                    pl_object_close(l.obj);
                 }
                 free(data);
             }
@@ -672,6 +719,7 @@ void store_restore(struct store *st)
         const char *name = hooks_all_names[i];
         pl_hook *h = pl_hook_find(st->rt, name);
         if (h && pl_hook_is_attached(h) && !active_version(st, name) && !from_config(st, name) &&
+            !json_object_get(st->companion_of, name) &&
             st->nconfig < (int)(sizeof st->config_hooks / sizeof st->config_hooks[0]))
             snprintf(st->config_hooks[st->nconfig++], sizeof st->config_hooks[0], "%s", name);
     }
@@ -694,6 +742,8 @@ void store_active(struct store *st, const char *hook, struct store_active *out)
         out->since_ms = s->loaded_ms;
     } else if (from_config(st, hook)) {
         snprintf(out->origin, sizeof out->origin, "config");
+    } else if ((v = json_string_value(json_object_get(st->companion_of, hook)))) {
+        snprintf(out->origin, sizeof out->origin, "with %.40s", v);
     }
     pthread_mutex_unlock(&st->mu);
 }

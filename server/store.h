@@ -77,7 +77,8 @@ void store_audit_refusal(struct store *st, const char *action, const char *who, 
 /* What the store knows about a hook's active program. */
 struct store_active {
     char version[33], sha256[65], key_id[KEY_ID_HEX];
-    char origin[16];         /* "store", "config" (--attach) or "" (none) */
+    char origin[48];         /* "store", "config" (--attach), "with HOOK" (a companion of HOOK's
+                              * package, see catalog_load) or "" (none) */
     int64_t since_ms;        /* wall clock, ms, when it was attached; 0 unknown */
 };
 void store_active(struct store *st, const char *hook, struct store_active *out);

@@ -1,7 +1,10 @@
 #include "harness.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,25 @@ const char *pgbench_path(void)
         if (access(cands[i], X_OK) == 0)
             return cands[i];
     return NULL;
+}
+
+long long srv_log_stat(const struct srv *s, const char *event, const char *match, const char *key)
+{
+    char path[320], ev[96], k[96], line[4096];
+    snprintf(path, sizeof path, "%s/server.log", s->dir);
+    snprintf(ev, sizeof ev, "event=%s ", event);
+    snprintf(k, sizeof k, " %s=", key);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    long long v = -1;
+    while (fgets(line, sizeof line, f)) {
+        const char *at;
+        if (strstr(line, ev) && (!match || strstr(line, match)) && (at = strstr(line, k)))
+            v = strtoll(at + strlen(k), NULL, 10);
+    }
+    fclose(f);
+    return v;
 }
 
 static void sleep_ms(int ms)
@@ -217,4 +239,128 @@ const char *ext_path(const char *name)
     char *b = bufs[next++ % 8];
     snprintf(b, sizeof bufs[0], "%s/extensions/%s.bpf.o", tl_build_dir(), name);
     return b;
+}
+
+pid_t pgbench_spawn(const struct srv *s, const char *db, const char *const *args)
+{
+    const char *pb = pgbench_path();
+    if (!pb)
+        return 0;
+    char port[16];
+    snprintf(port, sizeof port, "%d", s->port);
+    const char *argv[32] = {"pgbench", "-h", "127.0.0.1", "-p", port, "-U", "u"};
+    int n = 7;
+    for (int i = 0; args[i] && n < 30; i++)
+        argv[n++] = args[i];
+    argv[n++] = db;
+    argv[n] = NULL;
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        dup2(devnull, 1);
+        dup2(devnull, 2);
+        execv(pb, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+#define ACK_MAX 100000
+
+struct ack_writer {
+    const struct srv *srv;
+    const char *db;
+    long id;
+    atomic_bool *stop;
+    long *acked;
+    int nacked;
+    pthread_t thread;
+};
+
+struct ack_load {
+    atomic_bool stop;
+    int n;
+    struct ack_writer w[];
+};
+
+static void *ack_writer_main(void *arg)
+{
+    struct ack_writer *w = arg;
+    PGconn *c = srv_connect(w->srv, "u", w->db, NULL);
+    if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return NULL;
+    }
+    for (long i = 0; !atomic_load(w->stop) && w->nacked < ACK_MAX; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "%ld", w->id * 10000000 + i);
+        const char *vals[1] = {v};
+        PGresult *r = PQexecParams(c, "insert into acked(id) values ($1)", 1, NULL, vals, NULL, NULL, 0);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (ok)
+            w->acked[w->nacked++] = w->id * 10000000 + i; /* acknowledged: must survive */
+        else if (PQstatus(c) != CONNECTION_OK)
+            break;
+    }
+    PQfinish(c);
+    return NULL;
+}
+
+struct ack_load *ack_load_start(const struct srv *s, const char *db, int writers)
+{
+    struct ack_load *l = calloc(1, sizeof *l + (size_t)writers * sizeof l->w[0]);
+    if (!l)
+        return NULL;
+    for (int i = 0; i < writers; i++) {
+        l->w[i] = (struct ack_writer){.srv = s, .db = db, .id = i + 1, .stop = &l->stop,
+                                      .acked = malloc(ACK_MAX * sizeof(long))};
+        if (!l->w[i].acked || pthread_create(&l->w[i].thread, NULL, ack_writer_main, &l->w[i]) != 0) {
+            free(l->w[i].acked);
+            break;
+        }
+        l->n++;
+    }
+    return l;
+}
+
+int ack_load_stop(struct ack_load *l)
+{
+    atomic_store(&l->stop, true);
+    int total = 0;
+    for (int i = 0; i < l->n; i++) {
+        pthread_join(l->w[i].thread, NULL);
+        total += l->w[i].nacked;
+    }
+    return total;
+}
+
+int ack_load_missing(const struct ack_load *l, const struct srv *s, const char *db)
+{
+    PGconn *c = srv_connect(s, "u", db, NULL);
+    if (PQstatus(c) != CONNECTION_OK) {
+        PQfinish(c);
+        return -1;
+    }
+    int missing = 0;
+    for (int i = 0; i < l->n; i++)
+        for (int j = 0; j < l->w[i].nacked; j++) {
+            char q[96];
+            snprintf(q, sizeof q, "select 1 from acked where id = %ld", l->w[i].acked[j]);
+            PGresult *r = PQexec(c, q);
+            if (PQntuples(r) != 1)
+                missing++;
+            PQclear(r);
+        }
+    PQfinish(c);
+    return missing;
+}
+
+void ack_load_free(struct ack_load *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->n; i++)
+        free(l->w[i].acked);
+    free(l);
 }

@@ -37,5 +37,24 @@ int make_verifier(const char *user, const char *password, char *out, size_t outl
 const char *pgbench_path(void);
 /* <build>/extensions/NAME.bpf.o (a ring of 8 buffers). */
 const char *ext_path(const char *name);
+/* The number after " key=" on the last line of the server's log with
+ * event=EVENT that also contains `match` (NULL: any); -1 if none. */
+long long srv_log_stat(const struct srv *s, const char *event, const char *match, const char *key);
+/* pgbench against db in the background (its output discarded), with
+ * args after the connection options, NULL-terminated; the pid, 0 when
+ * pgbench is missing, -1 on failure. Stop it with kill + waitpid. */
+pid_t pgbench_spawn(const struct srv *s, const char *db, const char *const *args);
+
+/* Durability load: writer threads, each on its own connection, insert
+ * unique ids into table acked(id) of db (which must exist) and remember
+ * every id whose INSERT was acknowledged: after a kill -9 and a restart,
+ * each of those must be there. */
+struct ack_load;
+struct ack_load *ack_load_start(const struct srv *s, const char *db, int writers);
+/* Stops and joins the writers; the number of acknowledged inserts. */
+int ack_load_stop(struct ack_load *l);
+/* Acknowledged ids absent from db on s (-1: cannot connect). */
+int ack_load_missing(const struct ack_load *l, const struct srv *s, const char *db);
+void ack_load_free(struct ack_load *l);
 
 #endif

@@ -506,6 +506,103 @@ TEST(hooks_fair_share_scheduler_serves_late_tenant_early)
     CHECK_MSG(fair >= 0 && fair <= 1, "fair share: %d of a's statements ran before b's, expected at most 1", fair);
 }
 
+/* With one worker, tenant a queues LONG_N long statements and tenant b
+ * SHORT_N short ones (behind a blocker, so all wait together). Returns how
+ * many of a's statements ran before b's last, or -1. Counting turns
+ * alternates the tenants, so b's last waits for about as many of a's long
+ * statements as b has; sharing run time lets b's short statements run
+ * once one long statement of a's is on a's account. */
+#define LONG_N 4
+#define SHORT_N 6
+static int long_vs_short_tenant(const char *attach, const char *name)
+{
+    struct srv a;
+    char extra[1024];
+    snprintf(extra, sizeof extra, "auth = trust\nworkers = 1\n%s[database a]\n[database b]\n", attach);
+    if (srv_start(&a, name, extra, false) != 0)
+        return -1;
+    static const char *const WORK = "insert into log select '%s', cast((julianday('now') - 2440587.5) * 86400000 as "
+                                    "integer) from (with recursive m(z) as (select 1 union all select z + 1 from m "
+                                    "where z < %d) select count(*) from m)";
+    char wa[512], wb[512];
+    snprintf(wa, sizeof wa, WORK, "a", 600000);
+    snprintf(wb, sizeof wb, WORK, "b", 5000);
+    PGconn *blk = srv_connect(&a, "u", "a", NULL), *cb = srv_connect(&a, "u", "b", NULL), *ca[LONG_N], *cs[SHORT_N];
+    for (int i = 0; i < LONG_N; i++)
+        ca[i] = srv_connect(&a, "u", "a", NULL);
+    for (int i = 0; i < SHORT_N; i++)
+        cs[i] = srv_connect(&a, "u", "b", NULL);
+    int before = -1;
+    if (strcmp(outcome(blk, "create table log(who text, ms integer)"), "OK CREATE TABLE") ||
+        strcmp(outcome(cb, "create table log(who text, ms integer)"), "OK CREATE TABLE") || !PQsendQuery(blk, BLOCKER))
+        goto out;
+    sleep_ms(300);
+    for (int i = 0; i < LONG_N; i++)
+        PQsendQuery(ca[i], wa);
+    for (int i = 0; i < SHORT_N; i++)
+        PQsendQuery(cs[i], wb);
+    sleep_ms(300);
+    cancel(blk);
+    bool ok = strcmp(finish(blk), "57014") == 0;
+    for (int i = 0; i < LONG_N; i++)
+        ok &= strcmp(finish(ca[i]), "OK") == 0;
+    for (int i = 0; i < SHORT_N; i++)
+        ok &= strcmp(finish(cs[i]), "OK") == 0;
+    if (!ok) {
+        fprintf(stderr, "  %s: a statement failed\n", name);
+        goto out;
+    }
+    PGresult *rb = PQexec(cb, "select max(ms) from log"), *ra = PQexec(blk, "select ms from log");
+    if (PQntuples(rb) == 1 && PQntuples(ra) == LONG_N) {
+        long long last_b = atoll(PQgetvalue(rb, 0, 0));
+        before = 0;
+        for (int i = 0; i < LONG_N; i++) {
+            long long t = atoll(PQgetvalue(ra, i, 0));
+            if (t == last_b) {
+                fprintf(stderr, "  %s: a tie between the tenants' times; statements too short\n", name);
+                before = -1;
+                break;
+            }
+            before += t < last_b;
+        }
+    }
+    PQclear(ra);
+    PQclear(rb);
+out:
+    PQfinish(blk);
+    PQfinish(cb);
+    for (int i = 0; i < LONG_N; i++)
+        PQfinish(ca[i]);
+    for (int i = 0; i < SHORT_N; i++)
+        PQfinish(cs[i]);
+    int st = srv_stop(&a);
+    if (st != 0) {
+        fprintf(stderr, "  %s: server exit status %d\n", name, st);
+        before = -1;
+    }
+    if (before < 0)
+        fprintf(stderr, "  server log kept in %s\n", a.dir);
+    else
+        srv_cleanup(&a);
+    return before;
+}
+
+TEST(hooks_fair_share_of_run_time_bundle)
+{
+    char turns[1024], runtime[512];
+    snprintf(turns, sizeof turns, "attach = sched_enqueue=%s\nattach = sched_pick=%s\n",
+             ext_path("sched_enqueue_tenant"), ext_path("sched_pick_fair_share"));
+    /* One object, three hooks: attached through its sched_pick program. */
+    snprintf(runtime, sizeof runtime, "attach = sched_pick=%s\n", ext_path("sched_fair_runtime"));
+    int by_turns = long_vs_short_tenant(turns, "TURNS"), by_time = long_vs_short_tenant(runtime, "RUNTIME");
+    CHECK_MSG(by_turns >= LONG_N - 1, "turn-based fair share: %d of a's long statements before b's last, expected "
+                                      ">= %d", by_turns, LONG_N - 1);
+    /* The first long statement, and at most one more picked before its
+     * run time reached a's account (query_end runs as the result is sent). */
+    CHECK_MSG(by_time >= 0 && by_time <= 2, "run-time fair share: %d of a's long statements before b's last, "
+                                            "expected at most 2", by_time);
+}
+
 /* query_end: the latency histogram counts every successful statement and
  * no failed one. Its map is read from the `hook_map` line pliantd logs at
  * shutdown (hooks_log_maps), the one read-only window on a policy's maps. */

@@ -639,7 +639,8 @@ TEST(manager_pliantctl_commands_and_exit_codes)
     CHECK_MSG(strstr(out, "version 1 active") && strstr(out, "from request to active"), "%s", out);
     CHECK_EQ(ctl(out, sizeof out, "-D %s/data hooks --json", s.dir), 0);
     j = json_loads(out, 0, NULL);
-    CHECK_MSG(json_is_array(j) && json_array_size(j) == 6, "%s", out);
+    /* Six query hooks and seven storage hooks (four of the buffer pool). */
+    CHECK_MSG(json_is_array(j) && json_array_size(j) == 13, "%s", out);
     json_decref(j);
     static const char *const listings[] = {"ls", "stats", "stats admit", "show admit", "maps admit",
                                            "history admit", "audit", "catalog"};
@@ -682,4 +683,90 @@ TEST(manager_admin_api_refuses_unsafe_setups)
     CHECK_MSG(strstr(out, "group or others may read it"), "%s", out);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     CHECK(system(cmd) == 0);
+}
+
+/* A bundle: evict_2q carries programs for page_fetch and page_unpin beside
+ * its page_evict one (they share its ghost map). Pushed for page_evict,
+ * all three attach; the companions cannot be taken over by another
+ * package; replaced by a policy with fewer companions, the extra one goes;
+ * detaching page_evict takes the rest with it; a restart restores them. */
+static json_t *hook_json(struct client *c, const char *hook)
+{
+    char path[128];
+    json_t *j = NULL;
+    snprintf(path, sizeof path, "/v1/hooks/%s", hook);
+    return req(c, "GET", path, NULL, 0, &j) == 200 ? j : NULL;
+}
+
+static bool attached_with(struct client *c, const char *hook, const char *owner)
+{
+    json_t *j = hook_json(c, hook);
+    const char *origin = json_string_value(json_object_get(j, "origin"));
+    char want[64];
+    snprintf(want, sizeof want, "with %s", owner);
+    bool ok = j && json_is_true(json_object_get(j, "attached")) && origin && strcmp(origin, want) == 0;
+    json_decref(j);
+    return ok;
+}
+
+static bool detached(struct client *c, const char *hook)
+{
+    json_t *j = hook_json(c, hook);
+    bool ok = j && !json_is_true(json_object_get(j, "attached"));
+    json_decref(j);
+    return ok;
+}
+
+TEST(manager_bundle_attaches_and_detaches_its_companions)
+{
+    CHECK(need_keys());
+    struct srv s;
+    CHECK(start(&s, "M9", "buffer_pool_mb = 1") == 0);
+    struct client c;
+    CHECK(connect_admin(&s, &c));
+    size_t l1, l2, l3;
+    uint8_t *twoq = make_pkg(ext_path("evict_2q"), "page_evict", "2q", &trusted, &l1);
+    uint8_t *sieve = make_pkg(ext_path("evict_sieve"), "page_evict", "sieve", &trusted, &l2);
+    uint8_t *unpin = make_pkg(ext_path("page_unpin_default"), "page_unpin", "1", &trusted, &l3);
+    CHECK(twoq && sieve && unpin);
+    CHECK_MSG(push(&c, twoq, l1) == 200, "%s", last_error);
+    CHECK(strcmp(active(&c, "page_evict"), "2q") == 0);
+    CHECK(attached_with(&c, "page_fetch", "page_evict") && attached_with(&c, "page_unpin", "page_evict"));
+    /* The pool runs the policy: statements work, evictions are its own. */
+    PGconn *w = srv_connect(&s, "u", "w", NULL);
+    PGresult *r = PQexec(w, "create table t(id integer primary key, v blob); insert into t select value, "
+                            "randomblob(2000) from generate_series(1, 2000); select count(*) from t");
+    CHECK_MSG(PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "2000") == 0, "%s",
+              PQresultErrorMessage(r));
+    PQclear(r);
+    /* A package of its own for a companion's hook is refused: 409, nothing changes. */
+    CHECK_EQ(push(&c, unpin, l3), 409);
+    CHECK_MSG(strstr(last_error, "page_unpin"), "%s", last_error);
+    CHECK(attached_with(&c, "page_unpin", "page_evict"));
+    /* SIEVE has no page_fetch program: that companion goes. */
+    CHECK_MSG(push(&c, sieve, l2) == 200, "%s", last_error);
+    CHECK(strcmp(active(&c, "page_evict"), "sieve") == 0);
+    CHECK(attached_with(&c, "page_unpin", "page_evict") && detached(&c, "page_fetch"));
+    /* Restart: the bundle comes back whole. */
+    CHECK_EQ(srv_stop(&s), 0);
+    CHECK_EQ(srv_restart(&s), 0);
+    CHECK(connect_admin(&s, &c));
+    CHECK(strcmp(active(&c, "page_evict"), "sieve") == 0);
+    CHECK(attached_with(&c, "page_unpin", "page_evict") && detached(&c, "page_fetch"));
+    /* Detach takes the companions with it; then the hook is free. */
+    CHECK_EQ(req(&c, "POST", "/v1/hooks/page_evict/detach", NULL, 0, NULL), 200);
+    CHECK(detached(&c, "page_evict") && detached(&c, "page_unpin"));
+    CHECK_MSG(push(&c, unpin, l3) == 200, "%s", last_error);
+    PQfinish(w);
+    w = srv_connect(&s, "u", "w", NULL);
+    r = PQexec(w, "select sum(length(v)) from t");
+    CHECK_MSG(PQresultStatus(r) == PGRES_TUPLES_OK && strcmp(PQgetvalue(r, 0, 0), "4000000") == 0, "%s",
+              PQresultErrorMessage(r));
+    PQclear(r);
+    PQfinish(w);
+    free(twoq);
+    free(sieve);
+    free(unpin);
+    CHECK_EQ(srv_stop(&s), 0);
+    srv_cleanup(&s);
 }

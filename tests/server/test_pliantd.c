@@ -857,38 +857,6 @@ TEST(pliantd_pgbench_init_select_write_custom)
 
 /* ------------------------------------------------------------ kill -9 */
 
-struct writer {
-    struct srv *srv;
-    int id;
-    atomic_bool *stop;
-    long acked[100000];
-    int nacked;
-};
-
-static void *writer_main(void *arg)
-{
-    struct writer *w = arg;
-    PGconn *c = srv_connect(w->srv, "u", "k", NULL);
-    if (PQstatus(c) != CONNECTION_OK) {
-        PQfinish(c);
-        return NULL;
-    }
-    for (long i = 0; !atomic_load(w->stop) && w->nacked < 100000; i++) {
-        char v[32];
-        snprintf(v, sizeof v, "%ld", (long)w->id * 10000000 + i);
-        const char *vals[1] = {v};
-        PGresult *r = PQexecParams(c, "insert into acked(id) values ($1)", 1, NULL, vals, NULL, NULL, 0);
-        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
-        PQclear(r);
-        if (ok)
-            w->acked[w->nacked++] = w->id * 10000000L + i; /* acknowledged: must survive */
-        else if (PQstatus(c) != CONNECTION_OK)
-            break;
-    }
-    PQfinish(c);
-    return NULL;
-}
-
 TEST(pliantd_kill9_under_load_keeps_every_acknowledged_commit)
 {
     struct srv K;
@@ -904,49 +872,17 @@ TEST(pliantd_kill9_under_load_keeps_every_acknowledged_commit)
         snprintf(cmd, sizeof cmd, "%s -h 127.0.0.1 -p %d -U u -i -s 1 -q k", pb, K.port);
         CHECK(run_cmd(cmd, out, sizeof out, 120) == 0);
     }
-    pid_t bench = 0;
-    if (pb) {
-        /* In the background, by fork/exec so it can be stopped by its pid. */
-        bench = fork();
-        if (bench == 0) {
-            char port[16];
-            snprintf(port, sizeof port, "%d", K.port);
-            int devnull = open("/dev/null", O_WRONLY);
-            dup2(devnull, 1);
-            dup2(devnull, 2);
-            execl(pb, "pgbench", "-h", "127.0.0.1", "-p", port, "-U", "u", "-N", "-c", "2", "-T", "20", "k",
-                  (char *)NULL);
-            _exit(127);
-        }
-    }
-    atomic_bool stop = false;
-    static struct writer w[3];
-    pthread_t th[3];
-    for (int i = 0; i < 3; i++) {
-        w[i] = (struct writer){.srv = &K, .id = i + 1, .stop = &stop};
-        pthread_create(&th[i], NULL, writer_main, &w[i]);
-    }
+    static const char *const bench_args[] = {"-N", "-c", "2", "-T", "20", NULL};
+    pid_t bench = pgbench_spawn(&K, "k", bench_args);
+    struct ack_load *load = ack_load_start(&K, "k", 3);
+    CHECK(load);
     usleep(1500000);
     srv_kill9(&K);
-    atomic_store(&stop, true);
-    for (int i = 0; i < 3; i++)
-        pthread_join(th[i], NULL);
-    int total = w[0].nacked + w[1].nacked + w[2].nacked;
+    int total = ack_load_stop(load);
     CHECK_MSG(total > 10, "only %d commits acknowledged before the kill", total);
     CHECK(srv_restart(&K) == 0);
-    c = srv_connect(&K, "u", "k", NULL);
-    CHECK(PQstatus(c) == CONNECTION_OK);
-    int missing = 0;
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < w[i].nacked; j++) {
-            char q[96];
-            snprintf(q, sizeof q, "select 1 from acked where id = %ld", w[i].acked[j]);
-            PGresult *r = PQexec(c, q);
-            if (PQntuples(r) != 1)
-                missing++;
-            PQclear(r);
-        }
-    PQfinish(c);
+    int missing = ack_load_missing(load, &K, "k");
+    ack_load_free(load);
     if (bench > 0) {
         kill(bench, SIGTERM);
         waitpid(bench, NULL, 0);
