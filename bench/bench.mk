@@ -48,14 +48,13 @@ $(B)/bench_pcache: bench/bench_pcache.c bench/bench_util.h $(PCACHE_SRC) engine/
 	@mkdir -p $(B)
 	$(CC) $(CFLAGS) -Iengine -o $@ bench/bench_pcache.c $(PCACHE_SRC) $(BUILD)/libpliant.a $(LIBS) -lsqlite3
 
-# bench_pool runs SQLite on the pool under a hot set with scans, with
-# direct I/O through the engine's VFS shim where the tree has one; built a
-# second time with every hookpoint compiled out, the overhead baseline it
-# starts for its "hooks compiled out" runs.
-POOL_SRC  := $(PCACHE_SRC) $(wildcard engine/vfs.c engine/memacct.c)
-POOL_DEPS := bench/bench_pool.c bench/bench_util.h $(POOL_SRC) $(wildcard engine/pcache*.h engine/vfs.h) \
-             runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
-$(B)/bench_pool $(B)/bench_pool_nohooks: $(POOL_DEPS)
+# bench_pool runs SQLite on the storage layer (pool, memory accounting, VFS
+# with direct I/O) under a hot set with scans; built a second time with
+# every hookpoint compiled out, the overhead baseline it starts for its
+# "hooks compiled out" runs.
+POOL_SRC  := $(STORAGE_HOOK_SRC) engine/storage.c
+$(B)/bench_pool $(B)/bench_pool_nohooks: bench/bench_pool.c bench/bench_util.h $(POOL_SRC) $(wildcard engine/*.h) \
+                                         runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
 	@mkdir -p $(B)
 	$(CC) $(CFLAGS) $(if $(findstring nohooks,$@),-DPLIANT_NO_HOOKS) -Iengine -o $@ bench/bench_pool.c \
 		$(POOL_SRC) $(BUILD)/libpliant.a $(LIBS) -lsqlite3 -lm

@@ -1,11 +1,13 @@
 /*
  * Buffer pool policies under a hot set with periodic large scans (issue 5):
- * SQLite, the pool and libpliant in one process (no pliantd, no network).
+ * SQLite on the engine's storage layer as pliantd installs it (buffer pool,
+ * memory accounting, VFS shim with direct I/O; engine/storage.h) and
+ * libpliant, in one process (no pliantd, no network).
  *
  * Database, created once per invocation in a directory under the build
  * directory (a real disk, not tmpfs): page size 4096, WAL, a hot table of
  * HOT_ROWS rows (about 450 pages) and a cold table of COLD_ROWS rows (about
- * 11,700 pages); the pool's budget, POOL_BYTES, is a sixth of that.
+ * 8,300 pages); the pool's budget, POOL_BYTES, is about a quarter of that.
  *
  * One run, the same in every variant, each in a process of its own (a
  * fresh pool, fresh policy maps):
@@ -27,18 +29,15 @@
  * reset), the pool's hits and misses of the lookups (tenant 1) and of the
  * scans (tenant 2) from pcache_tenant_stats deltas, wall time and process
  * CPU time (the CPU clocks of every thread of the run: workers, scanner,
- * cache dropper, main; read per thread because the process-wide figures of
- * getrusage lag by up to a scheduler tick per running thread, 4 ms here,
- * which is more than a slice of the in-process overhead runs).
+ * cache dropper if any, main).
  *
  * I/O. Misses must cost real reads, so the pool is the only cache: the
- * database is read with O_DIRECT through the engine's VFS shim
- * (engine/vfs.c) when the tree has it (found at compile time). Without it,
- * or with BENCH_POOL_IO=fadvise, each run instead drops the file from the
- * OS page cache (posix_fadvise DONTNEED) every DROP_MS, so a page read
- * again after the pool evicted it usually comes from the disk too (not
- * always: within DROP_MS of its last read the OS may still hold it). Each
- * run reports which it had.
+ * database is read with O_DIRECT through the VFS shim. Where the file
+ * system refuses O_DIRECT (tmpfs; the shim falls back to buffered reads)
+ * the run instead drops the file from the OS page cache (posix_fadvise
+ * DONTNEED) every DROP_MS, so that a page read again after the pool
+ * evicted it usually comes from the disk too (not always: within DROP_MS
+ * of its last read the OS may still hold it). Each run reports which.
  *
  *   bench_pool <build dir>               everything below; prints section 9 of RESULTS.md
  *   bench_pool --create DB               creates the database (as the above does)
@@ -46,17 +45,16 @@
  *                                        one "seg NAME field=value ..." line per segment
  * SPEC: builtin (nothing attached), defaults (page_hash_default,
  * page_fetch_default, page_unpin_default, evict_lru), a policy object's
- * name (evict_s3fifo: EXT_DIR/evict_s3fifo.bpf.o), swap:NAME (evict_lru,
- * then NAME attached live after half the measured lookups), slices (the
- * defaults attached and detached in turn every SLICE_MS), or slices:none
- * (the same switching with nothing to attach: the method's control).
+ * name (evict_s3fifo: EXT_DIR/evict_s3fifo.bpf.o), or swap:NAME (evict_lru,
+ * then NAME attached live after half the measured lookups; one segment per
+ * quarter of them).
  *
  * Built twice (bench/bench.mk): bench_pool, and bench_pool_nohooks with
  * -DPLIANT_NO_HOOKS (every hookpoint compiled out), the overhead baseline,
  * which the first starts for its "hooks compiled out" runs.
  */
 #include "pliant/pliant.h"
-#include "../engine/pcache.h"
+#include "../engine/storage.h"
 #include "bench_util.h"
 
 #include <errno.h>
@@ -68,31 +66,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#if __has_include("vfs.h")
-#include "vfs.h"
-#define HAVE_VFS 1
-#else
-#define HAVE_VFS 0
-#endif
-
 #define POOL_BYTES (8ull << 20)
 #define HOT_ROWS 8500    /* 200-byte values: about 19 rows a page */
-#define COLD_ROWS 105000 /* 400-byte values: about 9 rows a page */
+#define COLD_ROWS 75000  /* 400-byte values: about 9 rows a page */
 #define ZIPF_THETA 0.99
 #define SEED 0x5eed5eedull
 
 #define WORKERS 2
-#define OPS 200000
+#define OPS 150000
 #define SCAN_EVERY 25000
 #define WARMUP (2 * SCAN_EVERY) /* the first scan is over when measuring starts */
 #define SCANS ((OPS - 1) / SCAN_EVERY)
 #define DROP_MS 10
-#define SLICE_MS 5 /* the in-process overhead runs switch this often */
 
-#define ROUNDS 3       /* per policy, interleaved */
-#define SWAP_ROUNDS 3  /* live swap runs */
-#define OV_ROUNDS 8    /* pairs of runs, hooks compiled out vs defaults attached */
-#define SLICE_ROUNDS 4 /* in-process runs, defaults attached and detached in turn */
+#define ROUNDS 3      /* per policy, interleaved */
+#define SWAP_ROUNDS 3 /* live swap runs */
+#define QUARTERS 4    /* segments of a swap run; the swap starts the third */
+#define OV_ROUNDS 8   /* pairs of runs side by side, hooks compiled out vs defaults attached */
 
 static const char *const defaults[] = {"page_hash_default", "page_fetch_default", "page_unpin_default", "evict_lru"};
 #define NDEFAULTS 4
@@ -241,9 +231,10 @@ static void make_keys(void)
 static sqlite3 *open_db(uint32_t tenant)
 {
     sqlite3 *db = NULL;
-    pcache_set_thread_tenant(tenant); /* the pager's cache is created by the open */
+    storage_set_thread_tenant(tenant); /* the pager's cache is created by the open */
     if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
         die("cannot open %s", db_path);
+    storage_attach_connection(db, tenant);
     return db;
 }
 
@@ -331,39 +322,13 @@ static void *dropper(void *arg)
     return NULL;
 }
 
-/* Direct I/O through the engine's VFS if this build has it and
- * BENCH_POOL_IO does not say "fadvise"; installed before the first open. */
-static bool direct_io_setup(void)
+/* Main database files the VFS reads with O_DIRECT (0: it fell back to
+ * buffered reads). */
+static uint64_t direct_files(void)
 {
-    const char *io = getenv("BENCH_POOL_IO");
-    if (io && strcmp(io, "fadvise") != 0 && strcmp(io, "direct") != 0)
-        die("BENCH_POOL_IO=%s: say direct or fadvise", io);
-    if (io && strcmp(io, "fadvise") == 0)
-        return false;
-#if HAVE_VFS
-    char err[512];
-    if (vfs_install(&(struct vfs_config){.direct_io = true}, err, sizeof err))
-        die("%s", err);
-    return true;
-#else
-    if (io)
-        die("%s", "BENCH_POOL_IO=direct: this build has no VFS shim (engine/vfs.c)");
-    return false;
-#endif
-}
-
-/* Main database files the VFS opened with O_DIRECT (0 without it). */
-static uint64_t direct_files(bool direct)
-{
-#if HAVE_VFS
     struct vfs_stats st;
-    if (direct) {
-        vfs_stats(&st);
-        return st.direct_fallbacks ? 0 : st.files_direct;
-    }
-#endif
-    (void)direct;
-    return 0;
+    vfs_stats(&st);
+    return st.direct_fallbacks ? 0 : st.files_direct;
 }
 
 /* The CPU clocks of the run's threads (take_snap sums them). */
@@ -378,7 +343,7 @@ static void add_clock(pthread_t t)
 }
 
 struct snap {
-    uint64_t t_ns, cpu_ns, scans, ops;
+    uint64_t t_ns, cpu_ns, scans;
     struct pcache_tenant_stats lookups, scan;
 };
 
@@ -392,25 +357,21 @@ static void take_snap(struct snap *s)
             s->cpu_ns += (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
     }
     s->scans = atomic_load(&scans_done);
-    s->ops = atomic_load(&next_op);
-    if (s->ops > OPS)
-        s->ops = OPS;
     pcache_tenant_stats(1, &s->lookups);
     pcache_tenant_stats(2, &s->scan);
 }
 
-/* Prints the segment between snapshots a and b, lookups [from, to). */
 static uint64_t run_direct_files; /* direct_files() of this run */
 
+/* Prints the segment between snapshots a and b, lookups [from, to). */
 static void print_seg(const char *name, const struct snap *a, const struct snap *b, uint64_t from, uint64_t to,
                       uint64_t swap_ns)
 {
     size_t n = (size_t)(to - from);
-    double *v = malloc((n ? n : 1) * sizeof(*v));
+    double *v = malloc(n * sizeof(*v));
     if (!v)
         die("%s", "out of memory");
     memcpy(v, &lat_ns[from], n * sizeof(*v));
-    v[0] = n ? v[0] : 0; /* a slice in which every lookup waited for a scan */
     struct seg s = {
         .ops = n,
         .wall_ns = b->t_ns - a->t_ns,
@@ -421,8 +382,8 @@ static void print_seg(const char *name, const struct snap *a, const struct snap 
         .scan_misses = b->scan.misses - a->scan.misses,
         .scans = b->scans - a->scans,
         .errors = atomic_load(&errors), /* of the whole run */
-        .p50_ns = (uint64_t)bench_percentile(v, n ? n : 1, 50),
-        .p99_ns = (uint64_t)bench_percentile(v, n ? n : 1, 99),
+        .p50_ns = (uint64_t)bench_percentile(v, n, 50),
+        .p99_ns = (uint64_t)bench_percentile(v, n, 99),
         .swap_ns = swap_ns,
         .direct_files = run_direct_files,
     };
@@ -450,54 +411,19 @@ static void attach(pl_object *const *objs, int n)
             die("%s", err);
 }
 
-/* Slice k of a slices run has the defaults attached? The order goes on,
- * off, off, on, on, off, ...: each pair (2j, 2j + 1) has both, and which
- * comes first alternates. */
-static bool slice_on(int k) { return (k + 1) / 2 % 2 == 0; }
-
-/* The measured part of a slices run: the defaults attached and detached
- * in turn every SLICE_MS until the last lookup has started; one segment
- * per slice. Time slices rather than runs of lookups, so that each scan
- * spreads over many slices of both kinds. */
-static void run_slices(pl_object *const *objs, int nobjs)
-{
-    size_t cap = 256, n = 1;
-    struct snap *snaps = malloc(cap * sizeof(*snaps));
-    if (!snaps)
-        die("%s", "out of memory");
-    take_snap(&snaps[0]);
-    while (snaps[n - 1].ops < OPS) {
-        nanosleep(&(struct timespec){.tv_nsec = SLICE_MS * 1000000L}, NULL);
-        if (n == cap && !(snaps = realloc(snaps, (cap *= 2) * sizeof(*snaps))))
-            die("%s", "out of memory");
-        take_snap(&snaps[n]);
-        if (slice_on((int)n) != slice_on((int)n - 1)) {
-            if (slice_on((int)n))
-                attach(objs, nobjs);
-            else
-                pcache_detach_all();
-        }
-        n++;
-    }
-    /* The last slice ends with the lookups, not after SLICE_MS: left out. */
-    for (size_t k = 0; k + 2 < n; k++)
-        print_seg(slice_on((int)k) ? "on" : "off", &snaps[k], &snaps[k + 1], snaps[k].ops, snaps[k + 1].ops, 0);
-    free(snaps);
-}
-
 static int run_variant(const char *spec, const char *path, const char *ext_dir)
 {
     char err[512];
     pl_error perr = {0};
     pl_runtime *rt = NULL;
     db_path = path;
-    if (pcache_install(&(struct pcache_config){.budget_bytes = POOL_BYTES}, err, sizeof err))
+    struct storage_config cfg = {.buffer_pool_bytes = POOL_BYTES, .direct_io = true, .ntenants = 3};
+    if (storage_install(&cfg, err, sizeof err))
         die("%s", err);
     if (pl_runtime_new(NULL, &rt, &perr))
         die("%s", perr.msg);
-    if (pcache_register_hooks(rt, err, sizeof err))
+    if (storage_register_hooks(rt, err, sizeof err))
         die("%s", err);
-    bool direct = direct_io_setup();
     /* Objects are opened (verified, compiled) before the run; attaching
      * one during it is a few pointer swaps, except for the live swap, which
      * loads its policy from the file while the run goes on, as an operator
@@ -505,13 +431,12 @@ static int run_variant(const char *spec, const char *path, const char *ext_dir)
     pl_object *objs[NDEFAULTS] = {0};
     int nobjs = 0;
     const char *swap_to = strncmp(spec, "swap:", 5) == 0 ? spec + 5 : NULL;
-    bool slices = strncmp(spec, "slices", 6) == 0;
-    if (strcmp(spec, "defaults") == 0 || strcmp(spec, "slices") == 0)
+    if (strcmp(spec, "defaults") == 0)
         for (; nobjs < NDEFAULTS; nobjs++)
             objs[nobjs] = open_ext(rt, ext_dir, defaults[nobjs]);
     else if (swap_to)
         objs[nobjs++] = open_ext(rt, ext_dir, "evict_lru");
-    else if (strcmp(spec, "builtin") != 0 && !slices)
+    else if (strcmp(spec, "builtin") != 0)
         objs[nobjs++] = open_ext(rt, ext_dir, spec);
     attach(objs, nobjs);
     make_keys();
@@ -525,7 +450,7 @@ static int run_variant(const char *spec, const char *path, const char *ext_dir)
     conns[WORKERS] = open_db(2);
     stmts[WORKERS] = prepare(conns[WORKERS], "SELECT sum(length(v)) FROM cold");
 
-    mark_step = swap_to ? (OPS - WARMUP) / 2 : OPS;
+    mark_step = swap_to ? (OPS - WARMUP) / QUARTERS : OPS;
     nmarks = (int)((OPS - WARMUP + mark_step - 1) / mark_step);
     struct snap *snaps = calloc((size_t)nmarks + 1, sizeof(*snaps));
     if (!snaps)
@@ -536,6 +461,7 @@ static int run_variant(const char *spec, const char *path, const char *ext_dir)
     sem_init(&may_exit, 0, 0);
 
     /* Nothing of the file from its creation or an earlier run stays cached. */
+    bool direct = (run_direct_files = direct_files()) > 0;
     int fd = open(db_path, O_RDONLY);
     if (fd < 0)
         die("cannot open %s", db_path);
@@ -556,12 +482,8 @@ static int run_variant(const char *spec, const char *path, const char *ext_dir)
     uint64_t swap_ns = 0;
     for (int m = 0; m < nmarks; m++) {
         wait_on(&mark_reached);
-        if (slices) {
-            run_slices(objs, nobjs);
-            break;
-        }
         take_snap(&snaps[m]);
-        if (swap_to && m == 1) {
+        if (swap_to && m == QUARTERS / 2) {
             uint64_t t0 = bench_now_ns();
             char swap_path[1024];
             snprintf(swap_path, sizeof swap_path, "%s/%s.bpf.o", ext_dir, swap_to);
@@ -584,13 +506,12 @@ static int run_variant(const char *spec, const char *path, const char *ext_dir)
         pthread_join(drop_thread, NULL);
     }
     close(fd);
-    run_direct_files = direct_files(direct);
 
-    if (swap_to) {
-        print_seg("before", &snaps[0], &snaps[1], WARMUP, mark_at(1), 0);
-        print_seg("after", &snaps[1], &snaps[2], mark_at(1), OPS, swap_ns);
-    } else if (!slices) {
-        print_seg("all", &snaps[0], &snaps[1], WARMUP, OPS, 0);
+    for (int m = 0; m < nmarks; m++) {
+        char name[16] = "all";
+        if (swap_to)
+            snprintf(name, sizeof name, "q%d", m + 1);
+        print_seg(name, &snaps[m], &snaps[m + 1], mark_at(m), m + 1 < nmarks ? mark_at(m + 1) : OPS, swap_ns);
     }
     fflush(stdout);
 
@@ -601,12 +522,10 @@ static int run_variant(const char *spec, const char *path, const char *ext_dir)
     pcache_detach_all();
     for (int i = 0; i < nobjs; i++)
         pl_object_close(objs[i]);
-    pcache_unregister_hooks();
+    storage_unregister_hooks();
     pl_runtime_free(rt);
-#if HAVE_VFS
-    if (direct)
-        vfs_uninstall();
-#endif
+    if (storage_shutdown(err, sizeof err))
+        die("%s", err);
     free(snaps);
     return 0;
 }
@@ -652,11 +571,10 @@ static long table_pages(const char *path, const char *table)
     return n;
 }
 
-#define MAX_SEGS 512
-
+/* A run's segments, in order. */
 struct run {
     int n;
-    struct seg seg[MAX_SEGS];
+    struct seg seg[QUARTERS];
 };
 
 struct paths {
@@ -666,8 +584,15 @@ struct paths {
 /* Runs started, and those whose database file had O_DIRECT. */
 static int runs_total, runs_direct;
 
-/* Starts `bin --run spec db ext_dir` and reads its segments. */
-static void spawn_run(const struct paths *p, const char *bin, const char *spec, struct run *r)
+/* A run in progress: a child process and its output. */
+struct child {
+    pid_t pid;
+    FILE *out;
+    const char *spec;
+};
+
+/* Starts `bin --run spec db ext_dir`. */
+static struct child start_run(const struct paths *p, const char *bin, const char *spec)
 {
     int fds[2];
     if (pipe(fds) != 0)
@@ -684,28 +609,42 @@ static void spawn_run(const struct paths *p, const char *bin, const char *spec, 
         _exit(127);
     }
     close(fds[1]);
-    FILE *in = fdopen(fds[0], "r");
+    struct child c = {.pid = pid, .out = fdopen(fds[0], "r"), .spec = spec};
+    if (!c.out)
+        die("%s", "fdopen failed");
+    return c;
+}
+
+/* Reads a run's segments and waits for it to end. */
+static void finish_run(struct child *c, struct run *r)
+{
     char line[1024];
     r->n = 0;
-    while (in && fgets(line, sizeof line, in))
-        if (r->n < MAX_SEGS && seg_parse(line, &r->seg[r->n]))
+    while (fgets(line, sizeof line, c->out))
+        if (r->n < QUARTERS && seg_parse(line, &r->seg[r->n]))
             r->n++;
-    if (in)
-        fclose(in);
+    fclose(c->out);
     int status;
-    waitpid(pid, &status, 0);
+    waitpid(c->pid, &status, 0);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || r->n == 0)
-        die("run %s failed", spec);
+        die("run %s failed", c->spec);
     runs_total++;
     runs_direct += r->seg[0].direct_files > 0;
-    fprintf(stderr, "bench_pool: %-20s %-7s lookup hit %.4f  p99 %6.1f us  %.0f lookups/s  %.2f us CPU\n", spec,
+    fprintf(stderr, "bench_pool: %-20s %-4s lookup hit %.4f  p99 %6.1f us  %.0f lookups/s  %.2f us CPU\n", c->spec,
             r->seg[0].name, seg_lookup_ratio(&r->seg[0]), (double)r->seg[0].p99_ns / 1e3, seg_rate(&r->seg[0]),
             seg_cpu_us(&r->seg[0]));
+}
+
+static void spawn_run(const struct paths *p, const char *bin, const char *spec, struct run *r)
+{
+    struct child c = start_run(p, bin, spec);
+    finish_run(&c, r);
 }
 
 static double median(double *v, int n) { return bench_percentile(v, (size_t)n, 50); }
 
 #define MAX_ROUNDS 16
+_Static_assert(ROUNDS <= MAX_ROUNDS && SWAP_ROUNDS <= MAX_ROUNDS && OV_ROUNDS <= MAX_ROUNDS, "rounds");
 
 /* Medians over runs of one variant's figures (segment segi of each run). */
 struct summary {
@@ -765,16 +704,19 @@ static int run_policies(const struct paths *p, struct summary sum[NPOL])
     return best;
 }
 
-/* The live swap to policies[best]: before and after, medians of runs. */
-static void run_swaps(const struct paths *p, int best, struct summary *before, struct summary *after)
+/* The live swap to policies[best]: medians of runs, per quarter. */
+static void run_swaps(const struct paths *p, int best, struct summary q[QUARTERS])
 {
     static struct run runs[SWAP_ROUNDS];
     char spec[128];
     snprintf(spec, sizeof spec, "swap:%s", policies[best]);
-    for (int r = 0; r < SWAP_ROUNDS; r++)
+    for (int r = 0; r < SWAP_ROUNDS; r++) {
         spawn_run(p, p->self, spec, &runs[r]);
-    *before = summarize(runs, SWAP_ROUNDS, 0);
-    *after = summarize(runs, SWAP_ROUNDS, 1);
+        if (runs[r].n != QUARTERS)
+            die("run %s: wrong number of segments", spec);
+    }
+    for (int i = 0; i < QUARTERS; i++)
+        q[i] = summarize(runs, SWAP_ROUNDS, i);
 }
 
 /* An overhead as a fraction: the median of per-pair figures with their
@@ -791,66 +733,29 @@ static struct spread spread_of(double *v, int n)
     return s;
 }
 
-/* The slices of in-process runs: detached [0] and attached [1]. */
-struct sliced {
-    double rate[2], cpu_us[2]; /* totals over all slices */
-    double cpu_total;          /* CPU increase, from the totals */
-    struct spread cpu_pairs;   /* CPU increase per pair of adjacent slices */
-    int pairs;
-};
-
-static void add_slices(const struct run *r, double ops[2], double wall[2], double cpu_ns[2], double *pairs, int *np)
-{
-    for (int i = 0; i + 1 < r->n; i += 2) {
-        const struct seg *a = &r->seg[i], *b = &r->seg[i + 1];
-        const struct seg *on = strcmp(a->name, "on") == 0 ? a : b, *off = on == a ? b : a;
-        if (on->ops && off->ops)
-            pairs[(*np)++] = seg_cpu_us(on) / seg_cpu_us(off) - 1;
-        for (int k = 0; k < 2; k++) {
-            const struct seg *s = k ? on : off;
-            ops[k] += (double)s->ops;
-            wall[k] += (double)s->wall_ns;
-            cpu_ns[k] += (double)s->cpu_ns;
-        }
-    }
-}
-
-static struct sliced sum_slices(const struct run *runs, int n)
-{
-    static double pairs[SLICE_ROUNDS * MAX_SEGS / 2];
-    double ops[2] = {0}, wall[2] = {0}, cpu_ns[2] = {0};
-    struct sliced out = {0};
-    for (int r = 0; r < n; r++)
-        add_slices(&runs[r], ops, wall, cpu_ns, pairs, &out.pairs);
-    for (int k = 0; k < 2; k++) {
-        out.rate[k] = ops[k] * 1e9 / wall[k];
-        out.cpu_us[k] = cpu_ns[k] / 1e3 / ops[k];
-    }
-    out.cpu_total = out.cpu_us[1] / out.cpu_us[0] - 1;
-    out.cpu_pairs = spread_of(pairs, out.pairs);
-    return out;
-}
-
 struct overhead {
-    struct summary off, on;  /* separate processes: compiled out, defaults attached */
-    struct spread rate, cpu; /* their per-pair throughput loss and CPU increase */
-    struct sliced in, control; /* one process: defaults attached in turn; nothing attached in turn */
+    struct summary off, on;  /* hooks compiled out, defaults attached */
+    struct spread rate, cpu; /* per-pair throughput loss and CPU increase */
 };
 
-/* Hooks compiled out vs defaults attached, OV_ROUNDS pairs of processes,
- * the order alternating; then SLICE_ROUNDS runs of one process switching
- * the defaults on and off, and as many switching nothing (the control:
- * what the method reads when there is no difference). */
+/* Hooks compiled out vs defaults attached: OV_ROUNDS pairs of processes
+ * running side by side, so that both see the same disk and the same
+ * neighbours; which starts first alternates. */
 static void run_overhead(const struct paths *p, struct overhead *o)
 {
-    static struct run off[OV_ROUNDS], on[OV_ROUNDS], sl[SLICE_ROUNDS], none[SLICE_ROUNDS];
+    static struct run off[OV_ROUNDS], on[OV_ROUNDS];
     double rate[OV_ROUNDS], cpu[OV_ROUNDS];
     for (int r = 0; r < OV_ROUNDS; r++) {
-        for (int k = 0; k < 2; k++)
-            if ((r + k) % 2 == 0)
-                spawn_run(p, p->nohooks, "builtin", &off[r]);
-            else
-                spawn_run(p, p->self, "defaults", &on[r]);
+        struct child c_off, c_on;
+        if (r % 2 == 0) {
+            c_off = start_run(p, p->nohooks, "builtin");
+            c_on = start_run(p, p->self, "defaults");
+        } else {
+            c_on = start_run(p, p->self, "defaults");
+            c_off = start_run(p, p->nohooks, "builtin");
+        }
+        finish_run(&c_off, &off[r]);
+        finish_run(&c_on, &on[r]);
         rate[r] = 1 - seg_rate(&on[r].seg[0]) / seg_rate(&off[r].seg[0]);
         cpu[r] = seg_cpu_us(&on[r].seg[0]) / seg_cpu_us(&off[r].seg[0]) - 1;
     }
@@ -858,12 +763,6 @@ static void run_overhead(const struct paths *p, struct overhead *o)
     o->on = summarize(on, OV_ROUNDS, 0);
     o->rate = spread_of(rate, OV_ROUNDS);
     o->cpu = spread_of(cpu, OV_ROUNDS);
-    for (int r = 0; r < SLICE_ROUNDS; r++) {
-        spawn_run(p, p->self, "slices", &sl[r]);
-        spawn_run(p, p->self, "slices:none", &none[r]);
-    }
-    o->in = sum_slices(sl, SLICE_ROUNDS);
-    o->control = sum_slices(none, SLICE_ROUNDS);
 }
 
 static void remove_db(const struct paths *p)
@@ -893,11 +792,12 @@ static void overhead_target(const char *figure, const struct spread *s, const ch
 }
 
 static void report(const struct paths *p, const double load[3], double total_s, const struct summary sum[NPOL],
-                   int best, const struct summary *before, const struct summary *after, const struct overhead *o)
+                   int best, const struct summary q[QUARTERS], const struct overhead *o)
 {
     long hot_pages = table_pages(p->db, "hot"), cold_pages = table_pages(p->db, "cold");
     printf("## 9. Buffer pool policies\n\n");
-    printf("`bench/bench_pool.c`: SQLite on the buffer pool, in process (no pliantd, no network). Pool budget\n"
+    printf("`bench/bench_pool.c`: SQLite on the engine's storage layer as pliantd installs it (`storage_install`:\n"
+           "buffer pool, memory accounting, VFS shim), in process (no pliantd, no network). Pool budget\n"
            "%llu MiB; database %ld + %ld pages of 4 KiB (hot + cold table), %.1fx the pool, on disk under the\n"
            "build directory. Two worker threads (one connection each; SQLite gives each connection its own\n"
            "cache, so the hot table is held twice, about half the pool) run %d point lookups\n"
@@ -913,19 +813,14 @@ static void report(const struct paths *p, const double load[3], double total_s, 
            (double)(hot_pages + cold_pages) * 4096 / (double)POOL_BYTES, OPS, ZIPF_THETA, HOT_ROWS, SCAN_EVERY,
            WARMUP);
     if (runs_direct == runs_total)
-        printf("Direct I/O: the database file is read with O_DIRECT through the engine's VFS shim\n"
-               "(`engine/vfs.c`) in every run, so the pool is the only cache and every miss is a read from the\n"
-               "disk.\n\n");
-    else if (runs_direct == 0)
-        printf("**Direct I/O was not available** (the engine's VFS shim is not in this build): each run drops\n"
-               "the database file from the OS page cache (`posix_fadvise(POSIX_FADV_DONTNEED)`) before it\n"
-               "starts and every %d ms while it runs, so misses mostly cost real reads; a page evicted and read\n"
-               "again within %d ms may still come from the OS cache, and the scans still get the kernel's\n"
-               "read-ahead.\n\n",
-               DROP_MS, DROP_MS);
+        printf("Direct I/O in every run: the database file is read with O_DIRECT through the engine's VFS\n"
+               "shim, so the pool is the only cache and every miss is a read from the disk.\n\n");
     else
-        printf("**Direct I/O in only %d of %d runs** (the others fell back to buffered reads).\n\n", runs_direct,
-               runs_total);
+        printf("**Direct I/O in only %d of %d runs**: the file system refused O_DIRECT, and those runs dropped\n"
+               "the file from the OS page cache (`posix_fadvise(POSIX_FADV_DONTNEED)`) every %d ms instead, so\n"
+               "misses mostly cost real reads (a page read again within %d ms may still come from the OS cache,\n"
+               "and scans get the kernel's read-ahead).\n\n",
+               runs_direct, runs_total, DROP_MS, DROP_MS);
     printf("Command: `make -s -f bench/bench.mk BUILD=build build/bench/bench_pool build/bench/bench_pool_nohooks &&\n"
            "build/bench/bench_pool build`; one run of one variant: `build/bench/bench_pool --create /var/tmp/p.db &&\n"
            "build/bench/bench_pool --run evict_s3fifo /var/tmp/p.db build/extensions`. Load average at start:\n"
@@ -947,20 +842,27 @@ static void report(const struct paths *p, const double load[3], double total_s, 
 
     printf("### Live swap\n\n`evict_lru` attached, then after half the measured lookups the main thread attaches "
            "`%s`\nwith `pcache_attach_file()` (load, verify, JIT, swap: %.2f ms) while the workers and the scanner "
-           "keep\nrunning. Medians of %d runs, each half measured on its own.\n\n",
-           policies[best], after->swap_ms, SWAP_ROUNDS);
-    printf("| half | policy | lookup hit ratio | pool hit ratio | lookups/s | p50 us | p99 us | p99 : before | scans |\n"
-           "|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
-    char name[96];
-    print_row("before | evict_lru", before, before);
-    snprintf(name, sizeof name, "after | %s", policies[best]);
-    print_row(name, after, before);
-    printf("\nFailed queries: %llu.\n\n", (unsigned long long)after->errors);
+           "keep\nrunning. Medians of %d runs, per quarter of the measured lookups (one scan starts with each). A\n"
+           "swap hands the new policy no state: its lists start empty and the frames cached before are on\n"
+           "none of them (`sdk/include/pliant_pcache.h`), so the third quarter shows that cold start.\n\n",
+           policies[best], q[QUARTERS / 2].swap_ms, SWAP_ROUNDS);
+    printf("| quarter | policy | lookup hit ratio | pool hit ratio | lookups/s | p50 us | p99 us | p99 : quarter %d | "
+           "scans |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",
+           QUARTERS / 2);
+    for (int i = 0; i < QUARTERS; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "%d%s | %s", i + 1, i == QUARTERS / 2 ? " (swap at its start)" : "",
+                 i < QUARTERS / 2 ? "evict_lru" : policies[best]);
+        print_row(name, &q[i], &q[QUARTERS / 2 - 1]);
+    }
+    printf("\nFailed queries: %llu.\n\n", (unsigned long long)q[QUARTERS - 1].errors);
 
-    printf("### Overhead of the hooks\n\nSame workload. Separate processes: `bench_pool_nohooks` (every hookpoint "
-           "compiled out,\n`-DPLIANT_NO_HOOKS`) vs `bench_pool` with `page_hash_default`, `page_fetch_default`,\n"
-           "`page_unpin_default` and `evict_lru` attached (the same decisions as the built-in), %d pairs of\n"
-           "runs, the order alternating; figures are medians, overheads medians of per-pair ratios.\n\n",
+    printf("### Overhead of the hooks\n\nSame workload: `bench_pool_nohooks` (every hookpoint compiled out, "
+           "`-DPLIANT_NO_HOOKS`) vs\n`bench_pool` with `page_hash_default`, `page_fetch_default`, `page_unpin_default` "
+           "and `evict_lru`\nattached (the same decisions as the built-in). %d pairs of runs, the two of a pair side "
+           "by side (at\nthe same time, on the same disk and CPUs, so that both meet the same I/O latencies and "
+           "neighbours;\nwhich starts first alternates); figures are medians, overheads medians of per-pair "
+           "ratios.\n\n",
            OV_ROUNDS);
     printf("| variant | lookup hit ratio | lookups/s | CPU us per lookup | p99 us |\n|---|---:|---:|---:|---:|\n");
     printf("| hooks compiled out | %.4f | %.0f | %.2f | %.1f |\n", o->off.lookup_ratio, o->off.rate, o->off.cpu_us,
@@ -971,40 +873,20 @@ static void report(const struct paths *p, const double load[3], double total_s, 
            "(quartiles %+.2f%%, %+.2f%%).\n\n",
            o->rate.median * 100, o->rate.q1 * 100, o->rate.q3 * 100, o->cpu.median * 100, o->cpu.q1 * 100,
            o->cpu.q3 * 100);
-    printf("In one process, so that both see the same machine: the defaults attached and detached in turn\n"
-           "every %d ms over the measured part, %d runs; pairs of adjacent slices, in alternating order (the\n"
-           "defaults decide as the built-in does, so a switch leaves the pool's contents as they are). The\n"
-           "overhead is from the totals over all slices; the quartiles are of the per-pair ratios. Control:\n"
-           "the same switching with nothing to attach, %d runs. Detached differs from compiled out by a load\n"
-           "and a predicted branch per hookpoint.\n\n",
-           SLICE_MS, SLICE_ROUNDS, SLICE_ROUNDS);
-    printf("| slices | lookups/s | CPU us per lookup | CPU per lookup : other slices | per-pair quartiles |\n"
-           "|---|---:|---:|---:|---:|\n");
-    printf("| detached | %.0f | %.3f | | |\n", o->in.rate[0], o->in.cpu_us[0]);
-    printf("| default extensions attached | %.0f | %.3f | %+.2f%% | %+.2f%%, %+.2f%% |\n", o->in.rate[1],
-           o->in.cpu_us[1], o->in.cpu_total * 100, o->in.cpu_pairs.q1 * 100, o->in.cpu_pairs.q3 * 100);
-    printf("| control: nothing attached in either | %.0f | %.3f | %+.2f%% | %+.2f%%, %+.2f%% |\n\n",
-           o->control.rate[1], o->control.cpu_us[1], o->control.cpu_total * 100, o->control.cpu_pairs.q1 * 100,
-           o->control.cpu_pairs.q3 * 100);
-
     char m[256];
     snprintf(m, sizeof m, "%.4f vs %.4f (p99 %.1f vs %.1f us)", sum[best].lookup_ratio, sum[0].lookup_ratio,
              sum[best].p99_us, sum[0].p99_us);
     printf("@target|buffer pool, hot set + scans: lookup hit ratio, best policy (%s) vs LRU|%s|> LRU|%s\n",
            policies[best], m, sum[best].lookup_ratio > sum[0].lookup_ratio ? "met" : "**not met**");
-    snprintf(m, sizeof m, "%llu failed; lookup hit ratio %.4f -> %.4f, p99 %.1f -> %.1f us",
-             (unsigned long long)after->errors, before->lookup_ratio, after->lookup_ratio, before->p99_us,
-             after->p99_us);
+    snprintf(m, sizeof m, "%llu failed; lookup hit ratio by quarter %.4f, %.4f, then %.4f, %.4f",
+             (unsigned long long)q[QUARTERS - 1].errors, q[0].lookup_ratio, q[1].lookup_ratio, q[2].lookup_ratio,
+             q[3].lookup_ratio);
     printf("@target|buffer pool, live swap evict_lru -> %s mid-run|%s|no failed query|%s\n", policies[best], m,
-           after->errors == 0 ? "met" : "**not met**");
+           q[QUARTERS - 1].errors == 0 ? "met" : "**not met**");
     snprintf(m, sizeof m, "%.0f vs %.0f lookups/s", o->on.rate, o->off.rate);
     overhead_target("buffer pool workload throughput loss, defaults attached vs hooks compiled out", &o->rate, m);
     snprintf(m, sizeof m, "%.2f vs %.2f us", o->on.cpu_us, o->off.cpu_us);
     overhead_target("buffer pool workload CPU per lookup, defaults attached vs hooks compiled out", &o->cpu, m);
-    snprintf(m, sizeof m, "%+.2f%% (per-pair quartiles %+.2f%%, %+.2f%%; control %+.2f%%)", o->in.cpu_total * 100,
-             o->in.cpu_pairs.q1 * 100, o->in.cpu_pairs.q3 * 100, o->control.cpu_total * 100);
-    bench_target("buffer pool workload CPU per lookup, defaults attached vs detached, same process", m,
-                 o->in.cpu_total, "<= 2%", 0.02);
 }
 
 int main(int argc, char **argv)
@@ -1039,12 +921,12 @@ int main(int argc, char **argv)
 
     uint64_t t0 = bench_now_ns();
     create_db(p.db);
-    static struct summary sum[NPOL], before, after;
+    static struct summary sum[NPOL], quarters[QUARTERS];
     static struct overhead o;
     int best = run_policies(&p, sum);
-    run_swaps(&p, best, &before, &after);
+    run_swaps(&p, best, quarters);
     run_overhead(&p, &o);
-    report(&p, load, (double)(bench_now_ns() - t0) / 1e9, sum, best, &before, &after, &o);
+    report(&p, load, (double)(bench_now_ns() - t0) / 1e9, sum, best, quarters, &o);
     remove_db(&p);
     return 0;
 }
