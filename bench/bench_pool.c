@@ -765,15 +765,18 @@ static void run_overhead(const struct paths *p, struct overhead *o)
     o->cpu = spread_of(cpu, OV_ROUNDS);
 }
 
-static void remove_db(const struct paths *p)
+static struct paths paths;
+
+/* At exit, a failed run's too: the database is tens of MiB. */
+static void remove_db(void)
 {
     char side[1200];
-    unlink(p->db);
-    snprintf(side, sizeof side, "%s-wal", p->db);
+    unlink(paths.db);
+    snprintf(side, sizeof side, "%s-wal", paths.db);
     unlink(side);
-    snprintf(side, sizeof side, "%s-shm", p->db);
+    snprintf(side, sizeof side, "%s-shm", paths.db);
     unlink(side);
-    rmdir(p->dir);
+    rmdir(paths.dir);
 }
 
 static void print_row(const char *name, const struct summary *s, const struct summary *lru)
@@ -903,14 +906,14 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *build = argc > 1 ? argv[1] : "build";
-    static struct paths p;
-    snprintf(p.self, sizeof p.self, "%s/bench/bench_pool", build);
-    snprintf(p.nohooks, sizeof p.nohooks, "%s/bench/bench_pool_nohooks", build);
-    snprintf(p.ext_dir, sizeof p.ext_dir, "%s/extensions", build);
-    snprintf(p.dir, sizeof p.dir, "%s/bench/pool.XXXXXX", build);
-    if (!mkdtemp(p.dir))
+    snprintf(paths.self, sizeof paths.self, "%s/bench/bench_pool", build);
+    snprintf(paths.nohooks, sizeof paths.nohooks, "%s/bench/bench_pool_nohooks", build);
+    snprintf(paths.ext_dir, sizeof paths.ext_dir, "%s/extensions", build);
+    snprintf(paths.dir, sizeof paths.dir, "%s/bench/pool.XXXXXX", build);
+    if (!mkdtemp(paths.dir))
         die("cannot create a directory under %s/bench", build);
-    snprintf(p.db, sizeof p.db, "%s/bench.db", p.dir);
+    snprintf(paths.db, sizeof paths.db, "%s/bench.db", paths.dir);
+    atexit(remove_db);
     double load[3] = {-1, -1, -1};
     FILE *la = fopen("/proc/loadavg", "r");
     if (la) {
@@ -920,13 +923,12 @@ int main(int argc, char **argv)
     }
 
     uint64_t t0 = bench_now_ns();
-    create_db(p.db);
+    create_db(paths.db);
     static struct summary sum[NPOL], quarters[QUARTERS];
     static struct overhead o;
-    int best = run_policies(&p, sum);
-    run_swaps(&p, best, quarters);
-    run_overhead(&p, &o);
-    report(&p, load, (double)(bench_now_ns() - t0) / 1e9, sum, best, quarters, &o);
-    remove_db(&p);
+    int best = run_policies(&paths, sum);
+    run_swaps(&paths, best, quarters);
+    run_overhead(&paths, &o);
+    report(&paths, load, (double)(bench_now_ns() - t0) / 1e9, sum, best, quarters, &o);
     return 0;
 }
