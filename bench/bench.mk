@@ -13,8 +13,8 @@ CFLAGS  := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wno-mis
 LIBS    := -lbpf -lelf -lz -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -Isdk/include -Wall -Werror
 
-BENCHES := dispatch jit reload verify pcache
-BINS    := $(patsubst %,$(B)/bench_%,$(BENCHES))
+BENCHES := dispatch jit reload verify pcache pool
+BINS    := $(patsubst %,$(B)/bench_%,$(BENCHES)) $(B)/bench_pool_nohooks
 KERNELS := $(patsubst bench/kernels/%.bpf.c,$(B)/%.bpf.o,$(wildcard bench/kernels/*.bpf.c))
 
 .PHONY: run nohooks
@@ -47,6 +47,17 @@ $(B)/bench_pcache: bench/bench_pcache.c bench/bench_util.h $(PCACHE_SRC) engine/
                    runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
 	@mkdir -p $(B)
 	$(CC) $(CFLAGS) -Iengine -o $@ bench/bench_pcache.c $(PCACHE_SRC) $(BUILD)/libpliant.a $(LIBS) -lsqlite3
+
+# bench_pool runs SQLite on the storage layer (pool, memory accounting, VFS
+# with direct I/O) under a hot set with scans; built a second time with
+# every hookpoint compiled out, the overhead baseline it starts for its
+# "hooks compiled out" runs.
+POOL_SRC  := $(STORAGE_HOOK_SRC) engine/storage.c
+$(B)/bench_pool $(B)/bench_pool_nohooks: bench/bench_pool.c bench/bench_util.h $(POOL_SRC) $(wildcard engine/*.h) \
+                                         runtime/include/pliant/pliant.h $(BUILD)/libpliant.a
+	@mkdir -p $(B)
+	$(CC) $(CFLAGS) $(if $(findstring nohooks,$@),-DPLIANT_NO_HOOKS) -Iengine -o $@ bench/bench_pool.c \
+		$(POOL_SRC) $(BUILD)/libpliant.a $(LIBS) -lsqlite3 -lm
 
 $(B)/%.bpf.o: bench/kernels/%.bpf.c bench/kernels.h $(wildcard sdk/include/*.h)
 	@mkdir -p $(B)

@@ -24,6 +24,8 @@ bench/bench_pgbench.sh "$build" >"$tmp/pgbench"
 POOL_MB=2 SECTION=6b bench/bench_pgbench.sh "$build" >"$tmp/pgbench_pool"
 # 7. The Manager: live push vs restarting with the new policy.
 bench/bench_push.sh "$build" >"$tmp/push"
+# 9. Buffer pool policies: hot set + scans, live swap, hook overhead.
+"$b/bench_pool" "$build" >"$tmp/pool"
 
 # 4. Library size: the shipped artifact as `make` builds it.
 so=$build/libpliant.so
@@ -66,9 +68,10 @@ size_ok=$(awk -v n="$stripped" 'BEGIN { print (n <= 160 * 1024) ? "met" : "**not
     echo
     echo "| figure | measured | target | status |"
     echo "|---|---|---|---|"
-    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" "$tmp/pgbench_pool" "$tmp/push" "$tmp/pcache" |
+    cat "$tmp/dispatch" "$tmp/jit" "$tmp/reload" "$tmp/size" "$tmp/verify" "$tmp/pgbench" "$tmp/pgbench_pool" "$tmp/push" \
+        "$tmp/pcache" "$tmp/pool" |
         awk -F'|' '/^@target\|/ { printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }'
-    for part in dispatch jit reload size verify pgbench pgbench_pool push pcache; do
+    for part in dispatch jit reload size verify pgbench pgbench_pool push pcache pool; do
         echo
         grep -v '^@target|' "$tmp/$part"
     done
