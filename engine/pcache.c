@@ -564,7 +564,11 @@ static void pc_unpin(sqlite3_pcache *p, sqlite3_pcache_page *pg, int discard)
         return;
     }
     pl_hook *hook = pch_attached(PCACHE_HOOK_UNPIN);
-    int where = __builtin_expect(hook != NULL, 0) ? pch_unpin(hook, f, now) : PL_UNPIN_KEEP;
+    int where = PL_UNPIN_KEEP;
+    if (__builtin_expect(hook != NULL, 0)) {
+        pch_policy_check();
+        where = pch_unpin(hook, f, now);
+    }
     f->pinned = false;
     pool.pinned_bytes -= f->bytes;
     f->last_access = now;
@@ -719,7 +723,8 @@ int pcache_pool_init(const struct pcache_config *cfg, char *err, size_t errlen)
     evict_round_begin();
     pool.hits = pool.misses = pool.evictions = pool.refused = pool.quota_drops = 0;
     pool.hook_victims = pool.bypassed = pool.declined = pool.unpin_dropped = 0;
-    pool.hash_moved = pool.handle_errors = 0;
+    pool.hash_moved = pool.handle_errors = pool.adoptions = 0;
+    pool.seen_evict = pool.seen_unpin = NULL;
     memset(pool.hook, 0, sizeof(pool.hook));
     memset(pool.tenants, 0, sizeof(pool.tenants));
     pthread_mutex_unlock(&pool.mu);
@@ -766,7 +771,7 @@ void pcache_stats(struct pcache_stats *out)
         .budget_bytes = pool.budget, .hard_limit_bytes = pool.hard_limit, .bytes = pool.bytes,
         .pinned_bytes = pool.pinned_bytes, .frames = pool.frames, .caches = pool.caches, .hits = pool.hits,
         .misses = pool.misses, .evictions = pool.evictions, .hook_victims = pool.hook_victims,
-        .quota_drops = pool.quota_drops,
+        .quota_drops = pool.quota_drops, .adoptions = pool.adoptions,
         .hook_fallbacks = pool.hook[PCACHE_HOOK_EVICT].fallbacks, .refused = pool.refused,
         .bypassed = pool.bypassed, .declined = pool.declined, .unpin_dropped = pool.unpin_dropped,
         .hash_moved = pool.hash_moved, .handle_errors = pool.handle_errors,

@@ -137,6 +137,7 @@ struct pcache_stats {
     uint64_t evictions;       /* pages dropped to make room (not discards) */
     uint64_t hook_victims;    /* evictions the page_evict program chose */
     uint64_t quota_drops;     /* pages dropped for their tenant's memory quota (not evictions) */
+    uint64_t adoptions;       /* policy changes that handed the frames to the new policy */
     uint64_t hook_fallbacks;  /* = hook[PCACHE_HOOK_EVICT].fallbacks: built-in LRU used */
     uint64_t refused;         /* fetches answered NULL for lack of memory */
     struct pcache_hook_counts hook[PCACHE_HOOKS];

@@ -139,6 +139,50 @@ static struct pc_frame *next_marked(void)
     return NULL;
 }
 
+/* The attachment a hook runs now (its identity changes with every attach,
+ * replace or detach), for noticing a policy change. */
+static const void *attachment(enum pcache_hook id)
+{
+    const struct pl_hook_head *h = (const struct pl_hook_head *)atomic_load(&pch_hooks[id]);
+    return atomic_load_explicit(&h->active, memory_order_relaxed);
+}
+
+/* A new policy (page_evict or page_unpin program) starts from a clean
+ * slate: every frame leaves the lists and loses the policy word the
+ * previous one kept, and the unpinned frames are handed to the new
+ * page_unpin program oldest first, as if released again in the order
+ * they were. Without this the frames cached before the swap sit on none of
+ * the new policy's lists, out of its reach, while the pages it does see
+ * are the few released since — it would evict those and keep the stale
+ * ones until they happened to be used again. */
+static void adopt_frames(void)
+{
+    for (uint32_t i = 0; i < pool.nslots; i++) {
+        struct pc_frame *f = pool.slots[i].frame;
+        if (f) {
+            plist_remove(f);
+            f->data = 0;
+        }
+    }
+    pl_hook *unpin = pch_attached(PCACHE_HOOK_UNPIN);
+    for (struct pc_link *l = unpin ? pool.lru.prev : &pool.lru; l != &pool.lru; l = l->prev) {
+        struct pc_frame *f = PC_CONTAINER(l, lru);
+        if (f->cache->purgeable)
+            (void)pch_unpin(unpin, f, f->last_access); /* where it goes in the pool list stays as it is */
+    }
+    pool.adoptions++;
+}
+
+void pch_policy_check(void)
+{
+    const void *evict_now = attachment(PCACHE_HOOK_EVICT), *unpin_now = attachment(PCACHE_HOOK_UNPIN);
+    if (__builtin_expect(evict_now != pool.seen_evict || unpin_now != pool.seen_unpin, 0)) {
+        pool.seen_evict = evict_now;
+        pool.seen_unpin = unpin_now;
+        adopt_frames();
+    }
+}
+
 struct pc_frame *pch_victim(uint32_t tenant)
 {
     struct pc_frame *f = next_marked();
@@ -148,6 +192,7 @@ struct pc_frame *pch_victim(uint32_t tenant)
     pl_hook *h = pch_attached(PCACHE_HOOK_EVICT);
     if (!h || !pool.nlru)
         return NULL;
+    pch_policy_check();
     struct pl_page_evict_ctx ctx = {
         .now = pool.clock, .tenant = tenant, .frames = pool.frames > UINT32_MAX ? UINT32_MAX : (uint32_t)pool.frames,
         .unpinned = pool.nlru,

@@ -87,6 +87,10 @@ struct pc_pool {
     uint64_t quota_drops; /* frames given up to their tenant's memory quota (memacct) */
     uint64_t hook_victims, bypassed, declined, unpin_dropped, hash_moved, handle_errors;
     struct pcache_hook_counts hook[PCACHE_HOOKS];
+    /* The page_evict and page_unpin attachments the lists were built for
+     * (pcache_hooks.c adopts the frames when they change). */
+    const void *seen_evict, *seen_unpin;
+    uint64_t adoptions;
     struct pcache_tenant_stats tenants[PCACHE_MAX_TENANTS];
     pcache_evict_observer observer;
     void *observer_user;
@@ -151,6 +155,10 @@ void pch_count_hash(int rc);
 void pch_fetch_hit(pl_hook *h, struct pc_frame *f, int create, bool was_pinned);
 /* page_fetch on a miss: a pl_page_fetch_answer valid for create. */
 int pch_fetch_miss(pl_hook *h, struct pc_cache *c, uint32_t key, int create);
+/* Before a frame is filed or a victim chosen: if the page_evict or
+ * page_unpin program changed since frames were last filed, hands every
+ * frame to the new policy (clean lists, re-filed oldest first). */
+void pch_policy_check(void);
 /* page_unpin: a pl_page_unpin_answer. */
 int pch_unpin(pl_hook *h, struct pc_frame *f, uint64_t now);
 /* The next victim page_evict names for this eviction round, or NULL: the
@@ -168,6 +176,7 @@ static inline int pch_hash(pl_hook *h, const struct pc_cache *c, uint32_t key, u
     return PL_HOOK_DEFAULT;
 }
 static inline void pch_count_hash(int rc) { (void)rc; }
+static inline void pch_policy_check(void) {}
 static inline void pch_fetch_hit(pl_hook *h, struct pc_frame *f, int create, bool was_pinned)
 {
     (void)h, (void)f, (void)create, (void)was_pinned;

@@ -424,6 +424,55 @@ static bool scan_resistant(const char *name)
 }
 
 TEST(pcache_policy_lru_trace) { CHECK(check_policy("evict_lru")); }
+
+/* A policy attached halfway through the trace (the pool full of frames
+ * filed under the built-in LRU) gets every cached frame on its lists at
+ * once: from the first eviction after the swap each victim is its own
+ * choice, none falls back to the built-in for want of candidates. */
+struct swap_arg {
+    pl_runtime *rt;
+    const char *name;
+    uint64_t evictions_before;
+};
+
+static void swap_in(void *p)
+{
+    struct swap_arg *a = p;
+    struct pcache_stats st;
+    pcache_stats(&st);
+    a->evictions_before = st.evictions;
+    if (attach_extension(a->rt, a->name))
+        abort();
+}
+
+static bool adopts_frames_at_swap(const char *name)
+{
+    uint32_t *trace = make_trace();
+    struct swap_arg a = {.rt = hook_runtime(), .name = name};
+    struct run r = {0};
+    bool ok = trace && a.rt && replay_swap(trace, TRACE_LEN, TRACE_FRAMES, &r, swap_in, &a);
+    if (a.rt)
+        hook_runtime_free(a.rt);
+    const struct pcache_hook_counts *e = &r.st.hook[PCACHE_HOOK_EVICT];
+    if (ok && (r.st.adoptions != 1 || r.st.hook_victims != r.nevict - a.evictions_before || e->fallbacks ||
+               r.st.handle_errors)) {
+        fprintf(stderr, "  %s: %llu adoptions, %llu of %llu victims after the swap chosen by the policy, %llu "
+                        "fallbacks, %llu bad handles\n", name, (unsigned long long)r.st.adoptions,
+                (unsigned long long)r.st.hook_victims, (unsigned long long)(r.nevict - a.evictions_before),
+                (unsigned long long)e->fallbacks, (unsigned long long)r.st.handle_errors);
+        ok = false;
+    }
+    run_free(&r);
+    free(trace);
+    return ok;
+}
+
+TEST(pcache_policy_live_swap_adopts_frames)
+{
+    CHECK(adopts_frames_at_swap("evict_sieve"));
+    CHECK(adopts_frames_at_swap("evict_s3fifo"));
+    CHECK(adopts_frames_at_swap("evict_2q"));
+}
 TEST(pcache_policy_clock_trace) { CHECK(check_policy("evict_clock")); }
 TEST(pcache_policy_sieve_trace) { CHECK(check_policy("evict_sieve")); }
 TEST(pcache_policy_lfu_trace) { CHECK(scan_resistant("evict_lfu")); }
