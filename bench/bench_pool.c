@@ -846,8 +846,8 @@ static void report(const struct paths *p, const double load[3], double total_s, 
     printf("### Live swap\n\n`evict_lru` attached, then after half the measured lookups the main thread attaches "
            "`%s`\nwith `pcache_attach_file()` (load, verify, JIT, swap: %.2f ms) while the workers and the scanner "
            "keep\nrunning. Medians of %d runs, per quarter of the measured lookups (one scan starts with each). A\n"
-           "swap hands the new policy no state: its lists start empty and the frames cached before are on\n"
-           "none of them (`sdk/include/pliant_pcache.h`), so the third quarter shows that cold start.\n\n",
+           "new policy is handed every frame the pool holds (re-filed through its page_unpin program,\n"
+           "oldest first: `engine/pcache_hooks.c`, adopt_frames), so it starts with the cache in reach.\n\n",
            policies[best], q[QUARTERS / 2].swap_ms, SWAP_ROUNDS);
     printf("| quarter | policy | lookup hit ratio | pool hit ratio | lookups/s | p50 us | p99 us | p99 : quarter %d | "
            "scans |\n|---|---|---:|---:|---:|---:|---:|---:|---:|\n",

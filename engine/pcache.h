@@ -83,7 +83,12 @@ pl_hook *pcache_hook_page_evict(void);
  * program for keep what they had: detach them first (pcache_detach_all)
  * when replacing a whole policy. Each swap is atomic; the set is not, so
  * for a moment the old policy's eviction may run over the new one's lists,
- * which the helpers' checks keep safe. */
+ * which the helpers' checks keep safe. However a policy arrives (here,
+ * pliantd's --attach or a pushed package), the pool notices the new
+ * page_evict/page_unpin programs at its next unpin or eviction and hands
+ * them every frame: lists emptied, policy words cleared, the unpinned
+ * frames re-filed through the new page_unpin program, oldest first
+ * (pcache_stats().adoptions counts these). */
 int pcache_attach_object(pl_object *obj, char *err, size_t errlen);
 /* Opens path with PL_LOAD_HOOK_BY_SECTION and attaches it as above. */
 int pcache_attach_file(pl_runtime *rt, const char *path, char *err, size_t errlen);
