@@ -76,6 +76,8 @@ t=$("$pgbench" -h 127.0.0.1 -p "$port" -U demo -n -S -c 4 -j 2 -T 3 -M prepared 
 note "   $t transactions/s"
 sql reports "create table sales(region text, amount int); insert into sales values ('north', 120), ('south', 80)"
 sql reports "select region, amount from sales order by region"
+note "psql's describe commands read the PostgreSQL catalog pliantd emulates from SQLite's schema:"
+sql shop '\d pgbench_accounts'
 note "tenant reports can write: nothing restricts it yet."
 
 say "2. pliantctl pushes three eBPF policies LIVE (verified, signed, checked by the server, swapped in)"
