@@ -1,5 +1,6 @@
 /* Helpers for the buffer pool's tests (see pcache_harness.h). */
 #include "pcache_harness.h"
+#include "storage_testutil.h"
 #include "testlib.h"
 
 #include <stdio.h>
@@ -45,22 +46,7 @@ uint64_t rnd(uint64_t *s)
     return *s >> 33;
 }
 
-pl_runtime *hook_runtime(void)
-{
-    pl_runtime *rt = NULL;
-    pl_error err = {0};
-    char msg[256];
-    if (pl_runtime_new(NULL, &rt, &err)) {
-        fprintf(stderr, "  pl_runtime_new: %s\n", err.msg);
-        return NULL;
-    }
-    if (pcache_register_hooks(rt, msg, sizeof msg)) {
-        fprintf(stderr, "  %s\n", msg);
-        pl_runtime_free(rt);
-        return NULL;
-    }
-    return rt;
-}
+pl_runtime *hook_runtime(void) { return storage_test_runtime(pcache_register_hooks); }
 
 void hook_runtime_free(pl_runtime *rt)
 {
