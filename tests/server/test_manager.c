@@ -622,6 +622,14 @@ TEST(manager_pliantctl_commands_and_exit_codes)
     json_t *j = json_loads(out, 0, NULL);
     CHECK_MSG(j && json_is_false(json_object_get(j, "ok")), "%s", out);
     json_decref(j);
+    /* A bundle: its companions are verified for their own hooks and named. */
+    CHECK_EQ(ctl(out, sizeof out, "verify %s --hook page_evict --json", ext_path("evict_2q")), 0);
+    j = json_loads(out, 0, NULL);
+    json_t *with = json_object_get(j, "with_hooks");
+    CHECK_MSG(j && json_is_true(json_object_get(j, "ok")) && json_array_size(with) == 2 &&
+                  strstr(out, "\"page_fetch\"") && strstr(out, "\"page_unpin\""),
+              "%s", out);
+    json_decref(j);
     /* keygen, pack (verifies first), sign, push. */
     char dir[300];
     snprintf(dir, sizeof dir, "/tmp/pliantd-test-%d-ctl", (int)getpid());
