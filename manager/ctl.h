@@ -42,6 +42,10 @@ json_t *ctl_catalog(const struct ctl_args *a);
 
 /* Reads an input file (at most a package's size limit); prints why not. */
 int ctl_read(const char *path, uint8_t **data, size_t *len);
+/* A command's one file argument: the usage message when there is not
+ * exactly one or args_ok (the command's other requirements) is false,
+ * else ctl_read of it. */
+int ctl_read_arg(const struct ctl_args *a, bool args_ok, const char *usage, uint8_t **data, size_t *len);
 
 /* Prints a message to stderr: "pliantctl: ..." */
 void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -35,6 +35,15 @@ int ctl_read(const char *path, uint8_t **data, size_t *len)
     return 0;
 }
 
+int ctl_read_arg(const struct ctl_args *a, bool args_ok, const char *usage, uint8_t **data, size_t *len)
+{
+    if (a->npos != 1 || !args_ok) {
+        ctl_err("%s", usage);
+        return -1;
+    }
+    return ctl_read(a->pos[0], data, len);
+}
+
 static void print_json(json_t *j)
 {
     char *s = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -115,14 +124,11 @@ out:
 
 int ctl_verify(const struct ctl_args *a)
 {
-    if (a->npos != 1 || !a->hook) {
-        ctl_err("usage: pliantctl verify FILE.o --hook HOOK [--section S] [--catalog FILE] [-v]");
-        return CTL_USAGE;
-    }
     uint8_t *obj;
     size_t len;
     char err[1024];
-    if (ctl_read(a->pos[0], &obj, &len))
+    if (ctl_read_arg(a, a->hook, "usage: pliantctl verify FILE.o --hook HOOK [--section S] [--catalog FILE] [-v]",
+                     &obj, &len))
         return CTL_USAGE;
     struct verified v = {0};
     int rc = verify_object(a, a->hook, a->section, obj, len, &v, err, sizeof err);
@@ -255,14 +261,10 @@ int ctl_pack(const struct ctl_args *a)
 
 int ctl_sign(const struct ctl_args *a)
 {
-    if (a->npos != 1 || !a->key) {
-        ctl_err("usage: pliantctl sign PACKAGE --key KEY [-o OUT.pkg]");
-        return CTL_USAGE;
-    }
     uint8_t *data;
     size_t len;
     char err[1024];
-    if (ctl_read(a->pos[0], &data, &len))
+    if (ctl_read_arg(a, a->key, "usage: pliantctl sign PACKAGE --key KEY [-o OUT.pkg]", &data, &len))
         return CTL_USAGE;
     struct pkg p;
     struct verified v = {0};
@@ -279,14 +281,10 @@ int ctl_sign(const struct ctl_args *a)
 
 int ctl_inspect(const struct ctl_args *a)
 {
-    if (a->npos != 1) {
-        ctl_err("usage: pliantctl inspect PACKAGE");
-        return CTL_USAGE;
-    }
     uint8_t *data;
     size_t len;
     char err[1024];
-    if (ctl_read(a->pos[0], &data, &len))
+    if (ctl_read_arg(a, true, "usage: pliantctl inspect PACKAGE", &data, &len))
         return CTL_USAGE;
     struct pkg p;
     int rc = pkg_parse(data, len, &p, err, sizeof err);

@@ -386,13 +386,9 @@ static int change(const struct ctl_args *a, const char *what, const char *path, 
 
 static int cmd_push(const struct ctl_args *a)
 {
-    if (a->npos != 1) {
-        ctl_err("usage: pliantctl push PACKAGE [--server ADDR]");
-        return CTL_USAGE;
-    }
     uint8_t *data;
     size_t len;
-    if (ctl_read(a->pos[0], &data, &len))
+    if (ctl_read_arg(a, true, "usage: pliantctl push PACKAGE [--server ADDR]", &data, &len))
         return CTL_USAGE;
     int rc = change(a, "pushed", "/v1/extensions", data, len);
     free(data);

@@ -123,6 +123,16 @@ static bool can_retry(struct exec *ex, int rc, uint64_t rows_sent)
            rows_sent == 0 && sched_may_retry(&ex->s->job);
 }
 
+/* A failed SQLite call: the job is queued again when waiting can help,
+ * else the statement fails with rc's error. */
+static void retry_or_fail(struct exec *ex, struct sched_job *job, int rc, uint64_t rows_sent)
+{
+    if (can_retry(ex, rc, rows_sent))
+        job->retry = true;
+    else
+        set_error(ex, rc);
+}
+
 /* Brings the emulated pg_catalog up to date before a statement that reads
  * it. pg_database lists the databases this session's user may open. */
 static bool catalog_ready(struct exec *ex, const struct tr_result *tr)
@@ -166,11 +176,7 @@ static void run_simple(struct exec *ex, struct sched_job *job)
         const char *tail = NULL;
         int rc = sqlite3_prepare_v2(s->db, sql, -1, &st, &tail);
         if (rc != SQLITE_OK) {
-            if (can_retry(ex, rc, 0)) {
-                job->retry = true;
-                return;
-            }
-            set_error(ex, rc);
+            retry_or_fail(ex, job, rc, 0);
             return;
         }
         if (!st) { /* only whitespace or a comment left */
@@ -203,11 +209,7 @@ static void run_simple(struct exec *ex, struct sched_job *job)
         free(oids);
         if (rc != SQLITE_DONE) {
             sqlite3_finalize(st);
-            if (can_retry(ex, rc, rows)) {
-                job->retry = true;
-                return;
-            }
-            set_error(ex, rc);
+            retry_or_fail(ex, job, rc, rows);
             return;
         }
         ex->rows += rows;
@@ -228,11 +230,7 @@ static void run_prepare(struct exec *ex, struct sched_job *job)
         return;
     int rc = sqlite3_prepare_v3(s->db, ps->tr.sql, -1, SQLITE_PREPARE_PERSISTENT, &ps->st, &tail);
     if (rc != SQLITE_OK) {
-        if (can_retry(ex, rc, 0)) {
-            job->retry = true;
-            return;
-        }
-        set_error(ex, rc);
+        retry_or_fail(ex, job, rc, 0);
         return;
     }
     while (tail && *tail && (*tail == ' ' || *tail == '\n' || *tail == '\t' || *tail == '\r' || *tail == ';'))
@@ -272,14 +270,9 @@ static void run_portal(struct exec *ex, struct sched_job *job)
     if (ex->suspended)
         return;
     if (rc != SQLITE_DONE) {
-        if (can_retry(ex, rc, po->rows)) {
-            sqlite3_reset(st);
-            job->retry = true;
-            return;
-        }
-        set_error(ex, rc);
+        retry_or_fail(ex, job, rc, po->rows);
         sqlite3_reset(st);
-        po->done = true;
+        po->done = !job->retry;
         return;
     }
     ex->rows = po->rows;
@@ -294,13 +287,8 @@ static void run_portal(struct exec *ex, struct sched_job *job)
 static void run_sql(struct exec *ex, struct sched_job *job)
 {
     int rc = sqlite3_exec(ex->s->db, ex->sql, NULL, NULL, NULL);
-    if (rc == SQLITE_OK)
-        return;
-    if (can_retry(ex, rc, 0)) {
-        job->retry = true;
-        return;
-    }
-    set_error(ex, rc);
+    if (rc != SQLITE_OK)
+        retry_or_fail(ex, job, rc, 0);
 }
 
 void exec_job(struct sched_job *job)

@@ -18,6 +18,7 @@
 
 #include "../engine/result.h"
 #include "../engine/storage.h"
+#include "../manager/fsutil.h"
 #include "auth_scram.h"
 #include "hooks.h"
 #include "log.h"
@@ -620,6 +621,55 @@ static void ext_fail(struct session *s, const char *state, const char *msg)
     s->ext_error = true;
 }
 
+/* The extended protocol's naming rule for Parse and Bind: a named
+ * statement (portal) must not exist yet; the unnamed one is replaced.
+ * false: the name is taken (the error is sent). */
+static bool claim_name(struct session *s, const char *name, bool portal)
+{
+    if (!*name) {
+        if (portal) {
+            struct portal *old = portal_find(s, "");
+            if (old)
+                portal_free(s, old);
+        } else {
+            struct pstmt *old = pstmt_find(s, "");
+            if (old)
+                pstmt_free(s, old);
+        }
+        return true;
+    }
+    bool taken = portal ? portal_find(s, name) != NULL : pstmt_find(s, name) != NULL;
+    if (!taken)
+        return true;
+    char msg[160];
+    snprintf(msg, sizeof msg, "%s \"%.100s\" already exists", portal ? "portal" : "prepared statement", name);
+    ext_fail(s, portal ? "42P03" : "42P05", msg);
+    return false;
+}
+
+/* The named statement or portal, or NULL with the error sent. */
+static struct pstmt *find_pstmt_or_fail(struct session *s, const char *name)
+{
+    struct pstmt *ps = pstmt_find(s, name);
+    if (!ps) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "prepared statement \"%.100s\" does not exist", name);
+        ext_fail(s, "26000", msg);
+    }
+    return ps;
+}
+
+static struct portal *find_portal_or_fail(struct session *s, const char *name)
+{
+    struct portal *po = portal_find(s, name);
+    if (!po) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "portal \"%.100s\" does not exist", name);
+        ext_fail(s, "34000", msg);
+    }
+    return po;
+}
+
 static void handle_parse(struct session *s, const struct pw_msg *m)
 {
     struct pw_reader r = pw_reader(m);
@@ -642,17 +692,9 @@ static void handle_parse(struct session *s, const struct pw_msg *m)
         ext_fail(s, "08P01", "invalid Parse message");
         return;
     }
-    if (*name && pstmt_find(s, name)) {
+    if (!claim_name(s, name, false)) {
         free(types);
-        char msg[160];
-        snprintf(msg, sizeof msg, "prepared statement \"%.100s\" already exists", name);
-        ext_fail(s, "42P05", msg);
         return;
-    }
-    if (!*name) {
-        struct pstmt *old = pstmt_find(s, "");
-        if (old)
-            pstmt_free(s, old);
     }
     struct pstmt *ps = calloc(1, sizeof *ps);
     if (!ps || !(ps->name = strdup(name))) {
@@ -697,17 +739,6 @@ static void handle_parse(struct session *s, const struct pw_msg *m)
     }
     pw_begin(&s->pw, '1');
     pw_end(&s->pw);
-}
-
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Binds one parameter value by its declared type; message on failure. */
@@ -819,16 +850,11 @@ static int bind_param(sqlite3_stmt *st, int idx, uint32_t type, int fmt, const u
         if (len >= 2 && txt[0] == '\\' && txt[1] == 'x' && (len - 2) % 2 == 0) {
             size_t n = (size_t)(len - 2) / 2;
             uint8_t *b = malloc(n + 1);
-            for (size_t i = 0; b && i < n; i++) {
-                int hi = hexv(txt[2 + 2 * i]), lo = hexv(txt[3 + 2 * i]);
-                if (hi < 0 || lo < 0) {
-                    free(b);
-                    b = NULL;
-                    snprintf(msg, msglen, "invalid hexadecimal digit in bytea parameter $%d", idx);
-                    free(txt);
-                    return -1;
-                }
-                b[i] = (uint8_t)(hi << 4 | lo);
+            if (b && fs_unhex(txt + 2, b, n) != 0) {
+                free(b);
+                snprintf(msg, msglen, "invalid hexadecimal digit in bytea parameter $%d", idx);
+                free(txt);
+                return -1;
             }
             rc = b ? sqlite3_bind_blob(st, idx, b, (int)n, free) : SQLITE_NOMEM;
             break;
@@ -865,13 +891,9 @@ static void handle_bind(struct session *s, const struct pw_msg *m)
         ext_fail(s, "08P01", "invalid Bind message");
         return;
     }
-    struct pstmt *ps = pstmt_find(s, sname);
-    if (!ps) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "prepared statement \"%.100s\" does not exist", sname);
-        ext_fail(s, "26000", msg);
+    struct pstmt *ps = find_pstmt_or_fail(s, sname);
+    if (!ps)
         return;
-    }
     if (nfmt > 1 && nfmt != nvals) {
         ext_fail(s, "08P01", "bind message has a parameter format count that matches neither 1 nor the parameter count");
         return;
@@ -883,17 +905,8 @@ static void handle_bind(struct session *s, const struct pw_msg *m)
         ext_fail(s, "08P01", msg);
         return;
     }
-    if (*pname && portal_find(s, pname)) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "portal \"%.100s\" already exists", pname);
-        ext_fail(s, "42P03", msg);
+    if (!claim_name(s, pname, true))
         return;
-    }
-    if (!*pname) {
-        struct portal *old = portal_find(s, "");
-        if (old)
-            portal_free(s, old);
-    }
     struct portal *po = calloc(1, sizeof *po);
     if (!po || !(po->name = strdup(pname))) {
         free(po);
@@ -1016,14 +1029,10 @@ static void handle_describe(struct session *s, const struct pw_msg *m)
         ext_fail(s, "08P01", "invalid Describe message");
         return;
     }
-    char msg[160];
     if (what == 'S') {
-        struct pstmt *ps = pstmt_find(s, name);
-        if (!ps) {
-            snprintf(msg, sizeof msg, "prepared statement \"%.100s\" does not exist", name);
-            ext_fail(s, "26000", msg);
+        struct pstmt *ps = find_pstmt_or_fail(s, name);
+        if (!ps)
             return;
-        }
         pw_begin(&s->pw, 't');
         pw_i16(&s->pw, (int16_t)ps->nparams);
         for (int i = 0; i < ps->nparams; i++)
@@ -1032,12 +1041,9 @@ static void handle_describe(struct session *s, const struct pw_msg *m)
         describe_rows(s, &ps->tr, ps->st);
         return;
     }
-    struct portal *po = portal_find(s, name);
-    if (!po) {
-        snprintf(msg, sizeof msg, "portal \"%.100s\" does not exist", name);
-        ext_fail(s, "34000", msg);
+    struct portal *po = find_portal_or_fail(s, name);
+    if (!po)
         return;
-    }
     if (po->st && po->ncols) {
         send_row_description(s, po->st, po->oids, po->ncols);
         return;
@@ -1054,13 +1060,9 @@ static void handle_execute(struct session *s, const struct pw_msg *m)
         ext_fail(s, "08P01", "invalid Execute message");
         return;
     }
-    struct portal *po = portal_find(s, name);
-    if (!po) {
-        char msg[160];
-        snprintf(msg, sizeof msg, "portal \"%.100s\" does not exist", name);
-        ext_fail(s, "34000", msg);
+    struct portal *po = find_portal_or_fail(s, name);
+    if (!po)
         return;
-    }
     const struct tr_result *tr = &po->ps->tr;
     if (tr->kind == TR_EMPTY) {
         pw_begin(&s->pw, 'I');
